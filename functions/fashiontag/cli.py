@@ -1,0 +1,206 @@
+"""The ``fashiontag`` command: local stack, offline classification, uploads, products, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from fashiontag import config
+
+
+def _stack_config(args: argparse.Namespace) -> Any:
+    from fashiontag.local import stack
+
+    return stack.StackConfig.from_env(args.state_dir, args.port_base)
+
+
+def _use_stack_env(args: argparse.Namespace) -> None:
+    """Point the clients at the running local stack unless the environment already does."""
+    from fashiontag.local import stack
+
+    if os.environ.get("FIRESTORE_EMULATOR_HOST") or os.environ.get("FASHIONTAG_USE_CLOUD"):
+        return
+    cfg = _stack_config(args)
+    env = stack.load_env_file(cfg.env_file)
+    if not env:
+        sys.exit(f"no local stack found ({cfg.env_file} missing): run 'fashiontag stack up' first")
+    for key, value in env.items():
+        os.environ.setdefault(key, value)
+
+
+# --- stack ----------------------------------------------------------------------------------
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    from fashiontag.local import stack
+
+    cfg = _stack_config(args)
+    if args.action == "up":
+        env = stack.up(cfg)
+        print(f"stack up; environment in {cfg.env_file}")
+        for key, value in env.items():
+            print(f"  {key}={value}")
+    elif args.action == "down":
+        stopped = stack.down(cfg)
+        print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    else:
+        rows = stack.status(cfg)
+        for name, row in rows.items():
+            state = "running" if row["pid"] else "stopped"
+            answering = "answering" if row["answering"] else "-"
+            print(f"{name:<10} {state:<8} pid={row['pid'] or '-':<8} port={row['port']} {answering}")
+        return 0 if all(r["pid"] for r in rows.values()) else 3
+    return 0
+
+
+# --- classify -------------------------------------------------------------------------------
+
+
+def classify_file(path: Path, model_dir: Path | None) -> dict[str, Any]:
+    """The JSON record of ``fashiontag classify`` for one file; never raises for bad input."""
+    from fashiontag.classification import record, rejected
+    from fashiontag.errors import Rejection
+
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        reason = Rejection("unreadable_file", f"The file cannot be read: {error.strerror or error}.")
+        return {"file": str(path), **rejected(reason)}
+    return {"file": str(path), **record(data, model_dir)}
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    for path in _expand(args.files):
+        record = classify_file(path, args.model_dir)
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+        elif record["status"] == "ok":
+            c = record["category"]
+            alts = ", ".join(f"{t['label']} {t['confidence']:.2f}" for t in c["top"][1:])
+            print(f"{path}: {c['label']} ({c['confidence']:.2f}; then {alts})")
+        else:
+            print(f"{path}: rejected [{record['rejection']['code']}] {record['rejection']['message']}")
+    return 0
+
+
+def _expand(paths: Sequence[Path]) -> Iterator[Path]:
+    """Files as given, folders walked in order; hidden files inside folders are skipped."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and not any(p.startswith(".") for p in child.relative_to(path).parts):
+                    yield child
+        else:
+            yield path
+
+
+# --- upload and products --------------------------------------------------------------------
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    from fashiontag import uploads
+
+    _use_stack_env(args)
+    files = list(_expand(args.paths))
+    missing = [p for p in files if not p.is_file()]
+    if missing:
+        sys.exit("not found: " + ", ".join(map(str, missing)))
+    done = uploads.upload_files(files, args.seller, progress=not args.quiet)
+    for item in done:
+        print(f"gs://{item.bucket}/{item.name}  product {item.product_id}")
+    return 0
+
+
+def cmd_products(args: argparse.Namespace) -> int:
+    from fashiontag import store
+
+    _use_stack_env(args)
+    products = sorted(store.list_products(args.status), key=lambda p: str(p.get("created_at", "")))
+    if args.json:
+        for product in products:
+            print(json.dumps(product, default=str, ensure_ascii=False))
+        return 0
+    print(f"{'product':<12} {'seller':<14} {'status':<13} {'category':<12} {'conf':>5}  file")
+    for p in products:
+        category = p.get("prediction", {}).get("category", {})
+        label = category.get("label") or p.get("rejection", {}).get("code", "")
+        conf = f"{category['confidence']:.2f}" if "confidence" in category else ""
+        name = p.get("image", {}).get("name", "").split("/", 2)[-1]
+        print(f"{p['id'][:12]:<12} {p.get('seller_id', ''):<14} {p.get('status', ''):<13} {label:<12} {conf:>5}  {name}")
+    return 0
+
+
+# --- training and demo ----------------------------------------------------------------------
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from fashiontag.training import baseline
+
+    baseline.run(args.out, epochs=args.epochs, seed=args.seed, limit=args.limit)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from fashiontag import demo
+
+    return demo.run(_stack_config(args), once=args.once, count=args.count)
+
+
+# --- parser ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fashiontag", description=__doc__)
+    stack_opts = argparse.ArgumentParser(add_help=False)
+    stack_opts.add_argument("--state-dir", type=Path, default=None, help="default: .fashiontag")
+    stack_opts.add_argument("--port-base", type=int, default=None, help="default: 9400")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("stack", parents=[stack_opts], help="start, stop or inspect the local stack")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.set_defaults(func=cmd_stack)
+
+    p = sub.add_parser("classify", help="classify image files offline (no emulators)")
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--json", action="store_true", help="one JSON object per line per file")
+    p.add_argument("--model-dir", type=Path, default=None)
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("upload", parents=[stack_opts], help="upload files or folders as a seller")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("--seller", required=True)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_upload)
+
+    p = sub.add_parser("products", parents=[stack_opts], help="list products")
+    p.add_argument("--status", choices=config.STATUSES)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_products)
+
+    p = sub.add_parser("train", help="train a model (imports TensorFlow)")
+    p.add_argument("model", choices=[config.CATEGORY_MODEL_NAME])
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--seed", type=int, default=20261130)
+    p.add_argument("--limit", type=int, default=None, help="train on the first N images only")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("demo", parents=[stack_opts], help="upload sample photos and show the results")
+    p.add_argument("--once", action="store_true", help="exit after the table")
+    p.add_argument("--count", type=int, default=40)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Every setting fashiontag reads, in one place.
+
+Values come from the environment so the same code runs on the local emulators and in the
+cloud; each is read when asked for, never cached at import, so tests can change them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DEFAULT = "demo-fashiontag"
+
+# Pub/Sub topics of the data contract (DESIGN.md section 3).
+TOPIC_PRODUCT_EVENTS = "product-events"
+TOPIC_MODEL_EVENTS = "model-events"
+TOPIC_MESSAGE_EVENTS = "message-events"
+TOPIC_RETRAIN_REQUESTS = "retrain-requests"
+CONTRACT_TOPICS = (
+    TOPIC_PRODUCT_EVENTS,
+    TOPIC_MODEL_EVENTS,
+    TOPIC_MESSAGE_EVENTS,
+    TOPIC_RETRAIN_REQUESTS,
+)
+
+# Firestore collections.
+PRODUCTS = "products"
+
+# Product statuses. Every upload ends in one of the last five; nothing stays "received".
+RECEIVED = "received"
+NEEDS_REVIEW = "needs_review"
+AUTO_ACCEPTED = "auto_accepted"
+VERIFIED = "verified"
+PUBLISHED = "published"
+REJECTED = "rejected"
+STATUSES = (RECEIVED, NEEDS_REVIEW, AUTO_ACCEPTED, VERIFIED, PUBLISHED, REJECTED)
+
+UPLOAD_PREFIX = "uploads/"
+DERIVED_PREFIX = "derived/"
+
+CATEGORY_MODEL_NAME = "category"
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def project() -> str:
+    return _env("GOOGLE_CLOUD_PROJECT", PROJECT_DEFAULT)
+
+
+def upload_bucket() -> str:
+    return _env("FASHIONTAG_UPLOAD_BUCKET", f"{project()}-uploads")
+
+
+def models_root() -> Path:
+    """Where shipped models and the taxonomy live.
+
+    In the repository that is ``models/`` at the top; in a deployed function bundle the
+    build copies ``models/`` next to ``main.py`` and the package.
+    """
+    explicit = os.environ.get("FASHIONTAG_MODELS_ROOT")
+    if explicit:
+        return Path(explicit)
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[2] / "models", here.parents[1] / "models"):
+        if (candidate / "taxonomy.yaml").is_file():
+            return candidate
+    raise FileNotFoundError("models/ with taxonomy.yaml not found; set FASHIONTAG_MODELS_ROOT")
+
+
+def taxonomy_path() -> Path:
+    return models_root() / "taxonomy.yaml"
+
+
+def category_model_version() -> str:
+    return _env("FASHIONTAG_CATEGORY_MODEL_VERSION", "v1")
+
+
+def category_model_dir() -> Path:
+    return models_root() / CATEGORY_MODEL_NAME / category_model_version()
+
+
+def auto_accept_threshold() -> float:
+    """Category confidence from which a prediction is accepted without review."""
+    return float(_env("FASHIONTAG_AUTO_ACCEPT_THRESHOLD", "0.9"))
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int
+    max_pixels: int
+    min_side: int
+
+
+def limits() -> Limits:
+    return Limits(
+        max_bytes=int(_env("FASHIONTAG_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
+        max_pixels=int(_env("FASHIONTAG_MAX_PIXELS", str(40_000_000))),
+        min_side=int(_env("FASHIONTAG_MIN_SIDE", "32")),
+    )
+
+
+def processing_lease_seconds() -> float:
+    """How long one delivery may own a product before another delivery takes over."""
+    return float(_env("FASHIONTAG_LEASE_SECONDS", "60"))
+
+
+def fashion_mnist_dir() -> Path:
+    return Path(_env("FASHIONTAG_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))

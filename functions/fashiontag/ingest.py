@@ -1,0 +1,235 @@
+"""An upload in the bucket becomes a classified (or rejected) product, exactly once.
+
+``handle_finalized`` is what on_upload calls for each ``object.v1.finalized`` CloudEvent.
+It is idempotent: any number of deliveries of one object generation, also concurrent, leave
+one product and one published event (see ``store`` for the lease that makes that so).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+from PIL import Image
+
+from fashiontag import clients, config, events, store
+from fashiontag.classification import Classified, classify_bytes
+from fashiontag.errors import Rejection, RetryLater
+
+log = logging.getLogger(__name__)
+
+# How long a duplicate delivery waits for the one doing the work before asking for a retry.
+_WAIT_FOR_OWNER_S = 10.0
+THUMBNAIL_SIDE = 256
+# Unexpected errors while decoding one file are retried this often, then it is rejected.
+_MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class StorageObject:
+    bucket: str
+    name: str
+    generation: str
+    content_type: str
+    size: int
+
+    @classmethod
+    def from_event_data(cls, data: dict[str, Any]) -> StorageObject:
+        return cls(
+            bucket=str(data["bucket"]),
+            name=str(data["name"]),
+            generation=str(data.get("generation", "")),
+            content_type=str(data.get("contentType", "")),
+            size=int(data.get("size") or 0),
+        )
+
+
+def seller_of(name: str) -> str | None:
+    """The seller id of ``uploads/{seller_id}/{file}``; None for anything else (loop guard)."""
+    if not name.startswith(config.UPLOAD_PREFIX):
+        return None
+    parts = name[len(config.UPLOAD_PREFIX) :].split("/", 1)
+    if len(parts) != 2 or not parts[0] or not parts[1] or parts[1].endswith("/"):
+        return None
+    return parts[0]
+
+
+def product_id_for(bucket: str, name: str, generation: str) -> str:
+    return hashlib.sha256(f"{bucket}\n{name}\n{generation}".encode()).hexdigest()[:32]
+
+
+def handle_finalized(obj: StorageObject) -> str:
+    """Process one finalized object; returns what happened (for logs and tests)."""
+    seller_id = seller_of(obj.name)
+    if seller_id is None:
+        log.info("ignored %s: not under %s", obj.name, config.UPLOAD_PREFIX)
+        return "ignored"
+    product_id = product_id_for(obj.bucket, obj.name, obj.generation)
+    owner = uuid.uuid4().hex
+    initial = {
+        "seller_id": seller_id,
+        "image": {
+            "bucket": obj.bucket,
+            "name": obj.name,
+            "generation": obj.generation,
+            "content_type": obj.content_type,
+            "bytes": obj.size,
+        },
+    }
+    deadline = time.monotonic() + _WAIT_FOR_OWNER_S
+    while True:
+        claim = store.claim(product_id, initial, owner)
+        if claim.state is store.ClaimState.DONE:
+            return "duplicate"
+        if claim.state is store.ClaimState.OWNED:
+            break
+        if time.monotonic() > deadline:
+            raise RetryLater(f"product {product_id} is being processed by another delivery")
+        time.sleep(0.2)
+
+    try:
+        doc = claim.doc
+        if doc.get("status", config.RECEIVED) == config.RECEIVED:
+            doc = _process(product_id, owner, obj, doc)
+        _publish(product_id, owner, seller_id, obj, doc)
+    except BaseException:
+        _release_quietly(product_id, owner)
+        raise
+    return str(doc["status"])
+
+
+def _process(product_id: str, owner: str, obj: StorageObject, doc: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        data = _download(obj)
+        result = _classify(data, int(doc.get("attempts", 1)))
+    except Rejection as rejection:
+        log.info("rejected %s: %s", obj.name, rejection)
+        fields: dict[str, Any] = {
+            "status": config.REJECTED,
+            "rejection": rejection.as_dict(),
+        }
+    else:
+        derived = _write_derived(product_id, result)
+        fields = _classified_fields(result, derived, data, (time.perf_counter() - started) * 1000)
+    if not store.finish(product_id, owner, fields):
+        raise RetryLater(f"lost the lease on {product_id}")
+    return {**doc, **fields}
+
+
+def _classify(data: bytes, attempt: int) -> Classified:
+    try:
+        return classify_bytes(data)
+    except Rejection:
+        raise
+    except Exception:
+        if attempt < _MAX_ATTEMPTS:
+            raise
+        # A file that crashes the decoder on every attempt must still end in a terminal state.
+        log.exception("giving up on an upload after %d attempts", attempt)
+        raise Rejection(
+            "processing_failed",
+            "We could not process this photo. Please export it again as JPEG or PNG and re-upload.",
+        ) from None
+
+
+def _download(obj: StorageObject) -> bytes:
+    limit = config.limits().max_bytes
+    if obj.size > limit:
+        # Checked from the event before fetching a byte of a file we would refuse anyway.
+        raise Rejection(
+            "file_too_large", f"The file is {obj.size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB."
+        )
+    blob = clients.storage_client().bucket(obj.bucket).blob(obj.name, generation=int(obj.generation or 0) or None)
+    try:
+        data: bytes = blob.download_as_bytes(end=limit)
+    except gexc.NotFound:
+        raise Rejection(
+            "upload_missing", "The file was deleted or replaced before it could be processed."
+        ) from None
+    return data
+
+
+def _write_derived(product_id: str, result: Classified) -> dict[str, str]:
+    bucket = clients.storage_client().bucket(config.upload_bucket())
+    prefix = f"{config.DERIVED_PREFIX}{product_id}/"
+    outputs = {
+        "input": (f"{prefix}input.png", _png(Image.fromarray(result.model_input, "L")), "image/png"),
+        "thumbnail": (f"{prefix}thumbnail.jpg", _thumbnail(result), "image/jpeg"),
+    }
+    for name, data, content_type in outputs.values():
+        bucket.blob(name).upload_from_string(data, content_type=content_type)
+    return {key: path for key, (path, _, _) in outputs.items()}
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _thumbnail(result: Classified) -> bytes:
+    img = Image.fromarray(result.photo.rgb, "RGB")
+    img.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+def _classified_fields(
+    result: Classified, derived: dict[str, str], data: bytes, latency_ms: float
+) -> dict[str, Any]:
+    category = result.category
+    status = (
+        config.AUTO_ACCEPTED
+        if category.confidence >= config.auto_accept_threshold()
+        else config.NEEDS_REVIEW
+    )
+    return {
+        "status": status,
+        "image.width": result.photo.width,
+        "image.height": result.photo.height,
+        "image.format": result.photo.format,
+        "image.sha256": hashlib.sha256(data).hexdigest(),
+        "derived": derived,
+        "prediction": {
+            "category": category.category_dict(),
+            "model": category.model_dict(),
+            "latency_ms": round(latency_ms, 2),
+            "at": firestore.SERVER_TIMESTAMP,
+        },
+        "spec": {"category": category.label, "source": "prediction"},
+    }
+
+
+def _publish(product_id: str, owner: str, seller_id: str, obj: StorageObject, doc: dict[str, Any]) -> None:
+    status = doc["status"]
+    event_type = "product.rejected" if status == config.REJECTED else "product.classified"
+    event_id = f"{event_type}:{product_id}"
+    payload: dict[str, Any] = {
+        "product_id": product_id,
+        "seller_id": seller_id,
+        "status": status,
+        "image": {"bucket": obj.bucket, "name": obj.name},
+    }
+    if status == config.REJECTED:
+        payload["rejection"] = doc.get("rejection")
+    else:
+        category = doc["prediction"]["category"]
+        payload["category"] = {"label": category["label"], "confidence": category["confidence"]}
+    message_id = events.publish(config.TOPIC_PRODUCT_EVENTS, event_type, event_id, payload)
+    store.mark_published(product_id, owner, {"type": event_type, "id": event_id, "message_id": message_id})
+
+
+def _release_quietly(product_id: str, owner: str) -> None:
+    try:
+        store.release(product_id, owner)
+    except Exception:  # the lease expires by itself; the original error matters more
+        log.warning("could not release the lease on %s", product_id, exc_info=True)

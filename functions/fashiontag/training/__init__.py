@@ -1,0 +1,1 @@
+"""Model training. The only part of fashiontag that imports TensorFlow."""
