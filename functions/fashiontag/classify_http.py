@@ -12,7 +12,7 @@ from typing import Any
 import flask
 from google.api_core import exceptions as gexc
 
-from fashiontag import clients, config
+from fashiontag import clients, config, images
 from fashiontag.classification import record, rejected
 from fashiontag.errors import Rejection
 
@@ -35,7 +35,7 @@ def _read_gcs(uri: str) -> bytes:
 
 def classify_request(request: flask.Request) -> tuple[dict[str, Any], int]:
     if request.method != "POST":
-        return {"error": "POST an image, or JSON {\"uri\": \"gs://...\"}"}, 405
+        return {"error": 'POST an image, or JSON {"uri": "gs://..."}'}, 405
     try:
         if request.mimetype == "application/json":
             uri = (request.get_json(silent=True) or {}).get("uri")
@@ -44,7 +44,7 @@ def classify_request(request: flask.Request) -> tuple[dict[str, Any], int]:
             data = _read_gcs(uri)
         else:
             if (request.content_length or 0) > config.limits().max_bytes:
-                raise Rejection("file_too_large", "The file is larger than the upload limit.")
+                raise images.too_large(request.content_length or 0, config.limits())
             data = request.get_data(cache=False)
     except ValueError as error:
         return _bad_request(str(error))

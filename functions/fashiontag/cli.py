@@ -131,7 +131,8 @@ def cmd_products(args: argparse.Namespace) -> int:
         label = category.get("label") or p.get("rejection", {}).get("code", "")
         conf = f"{category['confidence']:.2f}" if "confidence" in category else ""
         name = p.get("image", {}).get("name", "").split("/", 2)[-1]
-        print(f"{p['id'][:12]:<12} {p.get('seller_id', ''):<14} {p.get('status', ''):<13} {label:<12} {conf:>5}  {name}")
+        seller, status = p.get("seller_id", ""), p.get("status", "")
+        print(f"{p['id'][:12]:<12} {seller:<14} {status:<13} {label:<12} {conf:>5}  {name}")
     return 0
 
 
@@ -192,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", parents=[stack_opts], help="upload sample photos and show the results")
     p.add_argument("--once", action="store_true", help="exit after the table")
-    p.add_argument("--count", type=int, default=40)
+    p.add_argument("--count", type=int, default=100)
     p.set_defaults(func=cmd_demo)
     return parser
 

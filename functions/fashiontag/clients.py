@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from google.cloud import firestore, pubsub_v1, storage
+from google.cloud import firestore
+from google.cloud.pubsub_v1 import PublisherClient
+from google.cloud.storage import Client as StorageClient
 
 from fashiontag import config
 
@@ -20,17 +22,17 @@ def firestore_client() -> firestore.Client:
 
 
 @cache
-def storage_client() -> storage.Client:
+def storage_client() -> StorageClient:
     if os.environ.get("STORAGE_EMULATOR_HOST"):
         from google.auth.credentials import AnonymousCredentials
 
-        return storage.Client(project=config.project(), credentials=AnonymousCredentials())
-    return storage.Client(project=config.project())
+        return StorageClient(project=config.project(), credentials=AnonymousCredentials())
+    return StorageClient(project=config.project())
 
 
 @cache
-def publisher() -> pubsub_v1.PublisherClient:
-    return pubsub_v1.PublisherClient()
+def publisher() -> PublisherClient:
+    return PublisherClient()
 
 
 def reset() -> None:

@@ -44,9 +44,7 @@ def load_fashion_mnist(split: Split, root: Path | None = None) -> tuple[np.ndarr
     return _read_idx(root / images_name), _read_idx(root / labels_name)
 
 
-def train_validation_split(
-    n: int, validation: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def train_validation_split(n: int, validation: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic indices (train, validation) into the train split."""
     order = np.random.default_rng(seed).permutation(n)
     return np.sort(order[validation:]), np.sort(order[:validation])

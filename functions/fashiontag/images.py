@@ -24,6 +24,7 @@ SIZE = 28
 # thumbnail need a few hundred, and a 40 MP photo decoded whole would cost 120 MB.
 WORKING_SIDE = 512
 
+_ORIENTATION_TAG = 0x0112
 _ACCEPTED = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 _FRIENDLY = "Please upload a photo as JPEG, PNG or WebP."
 
@@ -59,9 +60,7 @@ def sniff(data: bytes) -> str:
     if text.startswith((b"<svg", b"<?xml", b"<!doctype svg")):
         raise Rejection("unsupported_format", f"Vector drawings (SVG) are not accepted. {_FRIENDLY}")
     if head[4:8] == b"ftyp":
-        raise Rejection(
-            "unsupported_format", f"HEIC/HEIF and video files are not accepted yet. {_FRIENDLY}"
-        )
+        raise Rejection("unsupported_format", f"HEIC/HEIF and video files are not accepted yet. {_FRIENDLY}")
     raise Rejection("not_an_image", f"This file is not an image we can read. {_FRIENDLY}")
 
 
@@ -70,10 +69,7 @@ def decode(data: bytes, limits: Limits) -> Photo:
     if not data:
         raise Rejection("empty_file", "The file is empty. Please upload the photo again.")
     if len(data) > limits.max_bytes:
-        raise Rejection(
-            "file_too_large",
-            f"The file is {len(data) / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB.",
-        )
+        raise too_large(len(data), limits)
     fmt = sniff(data)
     with warnings.catch_warnings():
         # We enforce our own pixel limit below; Pillow's bomb warning would only be noise.
@@ -108,7 +104,18 @@ def decode(data: bytes, limits: Limits) -> Photo:
                 "corrupt_image",
                 f"The image file is damaged or incomplete (was the upload cut short?). {_FRIENDLY}",
             ) from None
+    if img.getexif().get(_ORIENTATION_TAG, 1) in (5, 6, 7, 8):
+        width, height = height, width  # stored sideways: report the size the seller sees
     return Photo(rgb=rgb, format=fmt, width=width, height=height)
+
+
+def too_large(size: int, limits: Limits) -> Rejection:
+    mib = 1024 * 1024
+    return Rejection(
+        "file_too_large",
+        f"The file is {size / mib:.1f} MB; the limit is {limits.max_bytes / mib:g} MB. "
+        "Please upload a smaller photo.",
+    )
 
 
 def _too_many_pixels(size: tuple[int, int] | None, limits: Limits) -> Rejection:
@@ -185,16 +192,18 @@ def ink(rgb: np.ndarray) -> np.ndarray:
     rgbf = rgb.astype(np.float64)
     bg = _grey(background(rgb))
     grey = _grey(rgbf)
-    diff = bg - grey
-    darker = np.clip(diff, 0, None).sum()
-    lighter = np.clip(-diff, 0, None).sum()
-    if darker >= lighter:
-        value = np.clip(diff, 0, None) / np.maximum(bg, 32.0)
+    # Sensor and JPEG noise and the residue of an imperfect background fit stay below this
+    # floor, in grey levels. It is absolute, not relative to the backdrop: a relative floor
+    # is tiny for a garment lighter than a light backdrop, and the noise of an empty photo
+    # would then be measured as a garment filling the frame.
+    floor = 12.0
+    darker = np.clip(bg - grey - floor, 0, None)
+    lighter = np.clip(grey - bg - floor, 0, None)
+    if darker.sum() >= lighter.sum():
+        value = darker / np.maximum(bg - floor, 32.0)
     else:
-        value = np.clip(-diff, 0, None) / np.maximum(255.0 - bg, 32.0)
-    # JPEG noise and the residue of an imperfect background fit stay below this floor.
-    floor = 0.05
-    return np.clip((value - floor) / (1 - floor), 0.0, 1.0)
+        value = lighter / np.maximum(255.0 - bg - floor, 32.0)
+    return np.clip(value, 0.0, 1.0)
 
 
 def _bbox(value: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -225,9 +234,7 @@ def normalise(rgb: np.ndarray) -> np.ndarray:
     h, w = crop.shape
     scale = SIZE / max(h, w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    small = Image.fromarray(crop.astype(np.float32), "F").resize(
-        (new_w, new_h), Image.Resampling.BOX
-    )
+    small = Image.fromarray(crop.astype(np.float32), "F").resize((new_w, new_h), Image.Resampling.BOX)
     arr = np.asarray(small, dtype=np.float64)
     peak = np.percentile(arr, 99.5)
     arr = np.clip(arr / max(peak, 1e-6), 0.0, 1.0)

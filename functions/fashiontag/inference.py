@@ -51,8 +51,15 @@ class CategoryPrediction:
 
 
 class CategoryModel:
-    def __init__(self, model_dir: Path, labels: list[str], name: str, version: str) -> None:
-        self._interpreter = Interpreter(model_path=str(model_dir / "model.tflite"), num_threads=1)
+    def __init__(
+        self,
+        model_dir: Path,
+        labels: list[str],
+        name: str,
+        version: str,
+        file_name: str = "model.tflite",
+    ) -> None:
+        self._interpreter = Interpreter(model_path=str(model_dir / file_name), num_threads=1)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]

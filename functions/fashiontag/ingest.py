@@ -19,7 +19,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from PIL import Image
 
-from fashiontag import clients, config, events, store
+from fashiontag import clients, config, events, images, store
 from fashiontag.classification import Classified, classify_bytes
 from fashiontag.errors import Rejection, RetryLater
 
@@ -141,15 +141,21 @@ def _classify(data: bytes, attempt: int) -> Classified:
 
 
 def _download(obj: StorageObject) -> bytes:
-    limit = config.limits().max_bytes
-    if obj.size > limit:
+    limits = config.limits()
+    if obj.size > limits.max_bytes:
         # Checked from the event before fetching a byte of a file we would refuse anyway.
-        raise Rejection(
-            "file_too_large", f"The file is {obj.size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB."
-        )
-    blob = clients.storage_client().bucket(obj.bucket).blob(obj.name, generation=int(obj.generation or 0) or None)
+        raise images.too_large(obj.size, limits)
+    if obj.size == 0:
+        return b""  # a ranged read of an empty object is refused (416); decode rejects it
+    blob = (
+        clients.storage_client()
+        .bucket(obj.bucket)
+        .blob(obj.name, generation=int(obj.generation or 0) or None)
+    )
     try:
-        data: bytes = blob.download_as_bytes(end=limit)
+        data: bytes = blob.download_as_bytes(end=limits.max_bytes)
+    except gexc.RequestRangeNotSatisfiable:
+        return b""
     except gexc.NotFound:
         raise Rejection(
             "upload_missing", "The file was deleted or replaced before it could be processed."
@@ -188,9 +194,7 @@ def _classified_fields(
 ) -> dict[str, Any]:
     category = result.category
     status = (
-        config.AUTO_ACCEPTED
-        if category.confidence >= config.auto_accept_threshold()
-        else config.NEEDS_REVIEW
+        config.AUTO_ACCEPTED if category.confidence >= config.auto_accept_threshold() else config.NEEDS_REVIEW
     )
     return {
         "status": status,

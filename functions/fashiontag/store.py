@@ -35,7 +35,7 @@ class Claim:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def product_ref(product_id: str) -> firestore.DocumentReference:
@@ -73,12 +73,10 @@ def claim(product_id: str, initial: dict[str, Any], owner: str) -> Claim:
         if held and held.get("owner") != owner and held.get("until") and held["until"] > _now():
             return Claim(ClaimState.BUSY, doc)
         attempts = int(doc.get("attempts", 0)) + 1
-        txn.update(
-            ref, {"lease": lease, "attempts": attempts, "updated_at": firestore.SERVER_TIMESTAMP}
-        )
+        txn.update(ref, {"lease": lease, "attempts": attempts, "updated_at": firestore.SERVER_TIMESTAMP})
         return Claim(ClaimState.OWNED, {**doc, "lease": lease, "attempts": attempts})
 
-    return run(clients.firestore_client().transaction(max_attempts=_TXN_ATTEMPTS))  # type: ignore[no-any-return]
+    return run(clients.firestore_client().transaction(max_attempts=_TXN_ATTEMPTS))
 
 
 def finish(product_id: str, owner: str, fields: dict[str, Any]) -> bool:
@@ -94,7 +92,7 @@ def finish(product_id: str, owner: str, fields: dict[str, Any]) -> bool:
         txn.update(ref, {**fields, "updated_at": firestore.SERVER_TIMESTAMP})
         return True
 
-    return run(clients.firestore_client().transaction(max_attempts=_TXN_ATTEMPTS))  # type: ignore[no-any-return]
+    return run(clients.firestore_client().transaction(max_attempts=_TXN_ATTEMPTS))
 
 
 def mark_published(product_id: str, owner: str, event: dict[str, Any]) -> None:

@@ -12,13 +12,17 @@ from __future__ import annotations
 import base64
 import json
 import os
+import string
 from typing import Any
+from urllib.parse import quote
 
 import flask
 import functions_framework
 import requests
 
 FINALIZED = "google.cloud.storage.object.v1.finalized"
+# The CloudEvents HTTP binding percent-encodes header values outside printable ASCII (and % and ").
+_HEADER_SAFE = "".join(c for c in string.printable if c not in '%"\t\n\r\x0b\x0c')
 _session = requests.Session()
 
 
@@ -34,7 +38,7 @@ def to_cloud_event(message: dict[str, Any]) -> tuple[dict[str, str], bytes] | No
         "ce-id": str(message.get("messageId") or message.get("message_id")),
         "ce-type": FINALIZED,
         "ce-source": f"//storage.googleapis.com/projects/_/buckets/{obj['bucket']}",
-        "ce-subject": f"objects/{obj['name']}",
+        "ce-subject": quote(f"objects/{obj['name']}", safe=_HEADER_SAFE),
         "ce-time": str(obj.get("updated") or obj.get("timeCreated") or message.get("publishTime")),
         "content-type": "application/json",
     }

@@ -9,6 +9,8 @@ State (PIDs, logs, ``stack.env``) lives in one folder, so several stacks can run
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import platform
 import shutil
@@ -20,12 +22,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import requests
 
 from fashiontag import config, topology
 
-FIRESTORE_JAR_DEFAULT = "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
+FIRESTORE_JAR_DEFAULT = (
+    "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
+)
 PUBSUB_JAR_GLOB = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar"
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[3]
@@ -116,10 +121,8 @@ def _running(cfg: StackConfig, name: str) -> int | None:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _spawn(cfg: StackConfig, name: str, argv: list[str], env: dict[str, str]) -> int:
@@ -223,7 +226,9 @@ def fake_gcs_binary() -> str:
     arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[
         platform.machine().lower()
     ]
-    binary = Path(wrapper.__file__).parent / "vendor" / "fake-gcs-server" / "bin" / f"fake-gcs-server-linux-{arch}"
+    binary = (
+        Path(wrapper.__file__).parent / "vendor" / "fake-gcs-server" / "bin" / f"fake-gcs-server-linux-{arch}"
+    )
     if not os.access(binary, os.X_OK):
         binary.chmod(0o755)
     return str(binary)
@@ -234,9 +239,16 @@ def _start_firestore(cfg: StackConfig) -> None:
     _spawn(
         cfg,
         "firestore",
-        [_java(), "-Xmx512m", "-cp", _firestore_jar(),
-         "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
-         "start", f"--host={HOST}", f"--port={port}"],
+        [
+            _java(),
+            "-Xmx512m",
+            "-cp",
+            _firestore_jar(),
+            "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+            "start",
+            f"--host={HOST}",
+            f"--port={port}",
+        ],
         {},
     )
 
@@ -255,10 +267,29 @@ def _start_storage(cfg: StackConfig) -> None:
     _spawn(
         cfg,
         "storage",
-        [fake_gcs_binary(), "-scheme", "http", "-host", HOST, "-port", str(port),
-         "-backend", "memory", "-external-url", cfg.url("storage"), "-public-host", f"{HOST}:{port}",
-         "-event.pubsub-project-id", cfg.project, "-event.pubsub-topic", topology.UPLOAD_NOTIFICATIONS,
-         "-event.list", "finalize", "-log-level", "warn"],
+        [
+            fake_gcs_binary(),
+            "-scheme",
+            "http",
+            "-host",
+            HOST,
+            "-port",
+            str(port),
+            "-backend",
+            "memory",
+            "-external-url",
+            cfg.url("storage"),
+            "-public-host",
+            f"{HOST}:{port}",
+            "-event.pubsub-project-id",
+            cfg.project,
+            "-event.pubsub-topic",
+            topology.UPLOAD_NOTIFICATIONS,
+            "-event.list",
+            "finalize",
+            "-log-level",
+            "warn",
+        ],
         {"PUBSUB_EMULATOR_HOST": f"{HOST}:{cfg.ports['pubsub']}"},
     )
 
@@ -328,8 +359,10 @@ def _push_endpoint(cfg: StackConfig, sub: topology.PushSubscription) -> str:
 
 def _provision_bucket(cfg: StackConfig) -> None:
     response = requests.post(
-        f"{cfg.url('storage')}/storage/v1/b", params={"project": cfg.project},
-        json={"name": cfg.upload_bucket}, timeout=10,
+        f"{cfg.url('storage')}/storage/v1/b",
+        params={"project": cfg.project},
+        json={"name": cfg.upload_bucket},
+        timeout=10,
     )
     if response.status_code not in (200, 409):
         raise StackError(f"fake-gcs-server refused the bucket: {response.status_code} {response.text}")
@@ -361,7 +394,7 @@ def up(cfg: StackConfig) -> dict[str, str]:
         _wait(cfg, "storage", _http_ok(f"{cfg.url('storage')}/storage/v1/b"))
         _provision_bucket(cfg)
         for name in ("bridge", *LOCAL_FUNCTIONS):
-            _wait(cfg, name, lambda n=name: _port_open(cfg.ports[n]))
+            _wait(cfg, name, functools.partial(_port_open, cfg.ports[name]))
         _provision_subscriptions(cfg)
     except BaseException:
         down(cfg)
@@ -398,7 +431,7 @@ def reset(cfg: StackConfig) -> None:
     while True:
         listing = requests.get(objects, params={"pageToken": page} if page else {}, timeout=10).json()
         for item in listing.get("items", []):
-            requests.delete(f"{objects}/{requests.utils.quote(item['name'], safe='')}", timeout=10)
+            requests.delete(f"{objects}/{quote(item['name'], safe='')}", timeout=10)
         page = listing.get("nextPageToken")
         if not page:
             break

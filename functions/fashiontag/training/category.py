@@ -17,9 +17,9 @@ import numpy as np
 from fashiontag import datasets
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from keras import layers  # noqa: E402
+import keras
+import tensorflow as tf
+from keras import layers
 
 INPUT_SHAPE = (28, 28, 1)
 
@@ -74,9 +74,7 @@ def _dataset(x: np.ndarray, y: np.ndarray, batch: int, seed: int, train: bool) -
     return ds.batch(batch).prefetch(tf.data.AUTOTUNE)
 
 
-def train(
-    images: np.ndarray, labels: np.ndarray, cfg: TrainConfig, out: Path
-) -> dict[str, object]:
+def train(images: np.ndarray, labels: np.ndarray, cfg: TrainConfig, out: Path) -> dict[str, object]:
     """Train on ``images``/``labels`` (a train split), write model.keras and model.tflite."""
     keras.utils.set_random_seed(cfg.seed)
     if cfg.limit:
@@ -100,11 +98,11 @@ def train(
 
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.keras")
-    (out / "model.tflite").write_bytes(to_tflite(model, quantize=True))
+    export(model, out)
     summary = {
         "config": asdict(cfg),
-        "train_examples": int(len(train_idx)),
-        "validation_examples": int(len(val_idx)),
+        "train_examples": len(train_idx),
+        "validation_examples": len(val_idx),
         "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
         "validation_accuracy": float(history.history["val_accuracy"][-1]),
         "train_seconds": round(duration, 1),
@@ -113,6 +111,12 @@ def train(
     }
     (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def export(model: keras.Model, out: Path) -> None:
+    """The served model (quantised) and its float twin, for the report's comparison."""
+    (out / "model.tflite").write_bytes(to_tflite(model, quantize=True))
+    (out / "model-float.tflite").write_bytes(to_tflite(model, quantize=False))
 
 
 def to_tflite(model: keras.Model, quantize: bool) -> bytes:

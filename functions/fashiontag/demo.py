@@ -1,0 +1,105 @@
+"""``make demo``: photos rendered from Fashion-MNIST *test* images go through the local stack.
+
+Starts the stack (unless it runs already), uploads the photos as a seller, waits for each
+product to reach a terminal status, prints a table and the accuracy, then keeps the stack up
+until Ctrl-C (or, with ``--once``, stops what it started and exits).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from typing import Any
+
+from fashiontag import config, datasets, samples, store, taxonomy, uploads
+from fashiontag.local import stack
+
+DEMO_SELLER = "demo-seller"
+SAMPLE_SEED = 2026
+WAIT_S = 60.0
+
+
+def wait_for_products(product_ids: list[str], timeout_s: float) -> dict[str, dict[str, Any]]:
+    """Poll Firestore until every product is finished (terminal and published) or time runs out."""
+    found: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout_s
+    while len(found) < len(product_ids) and time.monotonic() < deadline:
+        for pid in product_ids:
+            if pid not in found:
+                doc = store.get(pid)
+                if doc and store.is_finished(doc):
+                    found[pid] = doc
+        time.sleep(0.2)
+    return found
+
+
+def _latency_ms(doc: dict[str, Any], uploaded_at: float) -> float | None:
+    at = doc.get("updated_at")
+    return (at.timestamp() - uploaded_at) * 1000 if at else None
+
+
+def run(cfg: stack.StackConfig, once: bool, count: int) -> int:
+    was_running = stack.status(cfg)["on_upload"]["pid"] is not None
+    print("starting the local stack ..." if not was_running else "using the running local stack")
+    env = stack.up(cfg)
+    os.environ.update(env)
+    try:
+        return _run(cfg, once, count)
+    finally:
+        if once and not was_running:
+            stack.down(cfg)
+
+
+def _run(cfg: stack.StackConfig, once: bool, count: int) -> int:
+    folder = cfg.state_dir / "demo-photos"
+    x_test, y_test = datasets.load_fashion_mnist("test")
+    if not (folder / "labels.csv").is_file() or len(samples.read_labels(folder)) != count:
+        samples.write_samples(x_test, y_test, folder, count=count, seed=SAMPLE_SEED)
+    truth = samples.read_labels(folder)
+    labels = taxonomy.load().labels
+    files = sorted(folder / name for name in truth)
+
+    print(f"uploading {len(files)} photos to gs://{config.upload_bucket()}/uploads/{DEMO_SELLER}/ ...")
+    uploaded_at: dict[str, float] = {}
+    done = []
+    for path in files:
+        item = uploads.upload_files([path], DEMO_SELLER, progress=False)[0]
+        uploaded_at[item.product_id] = time.time()
+        done.append(item)
+    products = wait_for_products([d.product_id for d in done], WAIT_S)
+
+    print()
+    print(f"{'file':<16} {'true label':<12} {'predicted':<12} {'conf':>5}  {'status':<13} {'latency':>9}")
+    correct = 0
+    for item in done:
+        doc = products.get(item.product_id, {})
+        true_label = labels[truth[item.path.name]]
+        category = doc.get("prediction", {}).get("category", {})
+        predicted = category.get("label") or doc.get("rejection", {}).get("code", "-")
+        correct += int(predicted == true_label)
+        latency = _latency_ms(doc, uploaded_at[item.product_id]) if doc else None
+        conf = f"{category['confidence']:.2f}" if "confidence" in category else "-"
+        shown = f"{latency:.0f} ms" if latency is not None else "timeout"
+        print(
+            f"{item.path.name:<16} {true_label:<12} {predicted:<12} {conf:>5}  "
+            f"{doc.get('status', 'pending'):<13} {shown:>9}"
+        )
+    missing = len(done) - len(products)
+    print(
+        f"\naccuracy: {correct}/{len(done)} = {correct / len(done):.1%}"
+        + (f"; {missing} not finished within {WAIT_S:.0f} s" if missing else "")
+    )
+    if once:
+        return 0 if not missing else 1
+
+    print(f"\nthe stack stays up; its settings are in {cfg.env_file}. Try:")
+    print(f"  .venv/bin/fashiontag upload PHOTO.jpg --seller you --state-dir {cfg.state_dir}")
+    print(f"  .venv/bin/fashiontag products --state-dir {cfg.state_dir}")
+    print("Ctrl-C stops it.")
+    with contextlib.suppress(KeyboardInterrupt):
+        signal.pause()
+    print("\nstopping the stack ...")
+    stack.down(cfg)
+    return 0

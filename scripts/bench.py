@@ -1,0 +1,240 @@
+"""``make bench``: serving latency, cold start and upload-to-Firestore latency, written to JSON.
+
+Every figure is measured in this one run, on this machine, and the comparisons are ratios
+taken within the run (the machine is noisy; absolute numbers move between runs).
+
+1. Per-image latency of the category model: LiteRT (quantised and float) against Keras.
+2. on_upload cold start: from spawning a fresh functions-framework process to the first
+   prediction written to Firestore (the function's answer to a CloudEvent comes after it).
+3. Upload-to-Firestore latency at a steady upload rate through the whole local pipeline
+   (fake-gcs-server -> Pub/Sub -> bridge -> on_upload -> Firestore): p50 / p95 / max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "functions"))
+
+from fashiontag import config, datasets, samples, store  # noqa: E402
+from fashiontag.inference import CategoryModel  # noqa: E402
+from fashiontag.local import stack  # noqa: E402
+
+
+def _median_ms(fn: Any, inputs: np.ndarray) -> float:
+    for x in inputs[:30]:
+        fn(x)
+    timings = []
+    for x in inputs:
+        started = time.perf_counter()
+        fn(x)
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
+def bench_inference(n: int) -> dict[str, Any]:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    x, _ = datasets.load_fashion_mnist("test")
+    x = x[:n]
+    model_dir = config.category_model_dir()
+    quantised = CategoryModel.from_dir(model_dir)
+    labels, name, version = quantised.labels, quantised.name, quantised.version
+    float_model = CategoryModel(model_dir, labels, name, version, file_name="model-float.tflite")
+    started = time.perf_counter()
+    import keras
+
+    import_s = time.perf_counter() - started
+    keras_model = keras.models.load_model(model_dir / "model.keras")
+    batch = x.astype(np.float32)[..., None]
+
+    def keras_one(img: np.ndarray) -> Any:
+        return keras_model(img[None, ..., None].astype(np.float32), training=False)
+
+    litert_q = _median_ms(quantised.probabilities, x)
+    litert_f = _median_ms(float_model.probabilities, x)
+    keras_ms = _median_ms(keras_one, x)
+    agree = float(
+        np.mean(
+            np.argmax(keras_model(batch, training=False), axis=1)
+            == np.array([np.argmax(quantised.probabilities(img)) for img in x])
+        )
+    )
+    return {
+        "images": n,
+        "litert_quantised_ms": round(litert_q, 4),
+        "litert_float_ms": round(litert_f, 4),
+        "keras_ms": round(keras_ms, 4),
+        "keras_over_litert_quantised": round(keras_ms / litert_q, 1),
+        "keras_over_litert_float": round(keras_ms / litert_f, 1),
+        "tensorflow_import_s": round(import_s, 2),
+        "prediction_agreement_keras_vs_litert_quantised": agree,
+    }
+
+
+def _pause_pipeline(cfg: stack.StackConfig, paused: bool) -> None:
+    from fashiontag import topology
+
+    sub = topology.LOCAL_SUBSCRIPTIONS[0]
+    url = f"{cfg.url('pubsub')}/v1/projects/{cfg.project}/subscriptions/{sub.name}:modifyPushConfig"
+    endpoint = f"{cfg.url('bridge')}/projects/{cfg.project}/topics/{sub.topic}"
+    body = {"pushConfig": {} if paused else {"pushEndpoint": endpoint}}
+    requests.post(url, json=body, timeout=10).raise_for_status()
+
+
+def _photos(count: int, folder: Path) -> list[Path]:
+    x, y = datasets.load_fashion_mnist("test")
+    samples.write_samples(x, y, folder, count=count, seed=99)
+    return sorted(folder.glob("*.jpg"))
+
+
+def bench_cold_start(cfg: stack.StackConfig, photos: list[Path], runs: int) -> dict[str, Any]:
+    from fashiontag import uploads
+
+    _pause_pipeline(cfg, True)
+    port = cfg.ports["classify"] + 10
+    timings = []
+    try:
+        for path in photos[:runs]:
+            item = uploads.upload_files([path], "bench-cold", progress=False)[0]
+            event = {
+                "ce-specversion": "1.0",
+                "ce-id": f"cold-{item.product_id}",
+                "ce-type": "google.cloud.storage.object.v1.finalized",
+                "ce-source": f"//storage.googleapis.com/projects/_/buckets/{item.bucket}",
+                "ce-subject": f"objects/{item.name}",
+                "content-type": "application/json",
+            }
+            body = {
+                "bucket": item.bucket,
+                "name": item.name,
+                "generation": item.generation,
+                "size": str(path.stat().st_size),
+                "contentType": "image/jpeg",
+            }
+            argv = [
+                str(Path(sys.executable).with_name("functions-framework")),
+                "--source",
+                str(ROOT / "functions/on_upload/main.py"),
+                "--target",
+                "on_upload",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ]
+            started = time.perf_counter()
+            proc = subprocess.Popen(
+                argv,
+                env={**os.environ, **cfg.environment()},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                while True:
+                    try:
+                        r = requests.post(f"http://127.0.0.1:{port}/", json=body, headers=event, timeout=60)
+                        break
+                    except requests.ConnectionError:
+                        time.sleep(0.01)
+                elapsed = time.perf_counter() - started
+                doc = store.get(item.product_id)
+                assert r.ok and doc and doc.get("prediction"), (r.status_code, doc)
+                timings.append(elapsed)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=10)
+    finally:
+        _pause_pipeline(cfg, False)
+    return {
+        "runs": len(timings),
+        "median_s": round(statistics.median(timings), 2),
+        "max_s": round(max(timings), 2),
+        "all_s": [round(t, 2) for t in timings],
+    }
+
+
+def bench_steady_rate(photos: list[Path], rate: float, duration_s: float) -> dict[str, Any]:
+    from fashiontag import uploads
+
+    count = min(len(photos), int(rate * duration_s))
+    interval = 1.0 / rate
+    sent: dict[str, float] = {}
+    started = time.perf_counter()
+    for n, path in enumerate(photos[:count]):
+        target = started + n * interval
+        time.sleep(max(0.0, target - time.perf_counter()))
+        item = uploads.upload_files([path], "bench-rate", progress=False)[0]
+        sent[item.product_id] = time.time()
+    deadline = time.monotonic() + 60
+    latencies: dict[str, float] = {}
+    while len(latencies) < len(sent) and time.monotonic() < deadline:
+        for pid, at in sent.items():
+            if pid in latencies:
+                continue
+            doc = store.get(pid)
+            written = (doc or {}).get("prediction", {}).get("at")
+            if written:
+                latencies[pid] = (written.timestamp() - at) * 1000
+        time.sleep(0.2)
+    values = sorted(latencies.values())
+    return {
+        "uploads": len(sent),
+        "rate_per_s": rate,
+        "finished": len(values),
+        "p50_ms": round(float(np.percentile(values, 50)), 1),
+        "p95_ms": round(float(np.percentile(values, 95)), 1),
+        "max_ms": round(max(values), 1),
+        "measured": "upload call returned -> prediction written (Firestore server timestamp)",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--cold-runs", type=int, default=5)
+    parser.add_argument("--rate", type=float, default=5.0, help="uploads per second")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of steady uploads")
+    parser.add_argument("--port-base", type=int, default=9700)
+    args = parser.parse_args()
+
+    results: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "date": time.strftime("%Y-%m-%d"),
+        "model": {"name": config.CATEGORY_MODEL_NAME, "version": config.category_model_version()},
+    }
+    print("inference latency ...", flush=True)
+    results["inference"] = bench_inference(args.images)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = stack.StackConfig.from_env(Path(tmp) / "stack", args.port_base)
+        print("starting a stack for the pipeline figures ...", flush=True)
+        os.environ.update(stack.up(cfg))
+        try:
+            photos = _photos(max(args.cold_runs, int(args.rate * args.duration)), Path(tmp) / "photos")
+            print("on_upload cold start ...", flush=True)
+            results["cold_start"] = bench_cold_start(cfg, photos, args.cold_runs)
+            print(f"steady uploads, {args.rate}/s for {args.duration:.0f} s ...", flush=True)
+            results["upload_to_firestore"] = bench_steady_rate(photos, args.rate, args.duration)
+        finally:
+            stack.down(cfg)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

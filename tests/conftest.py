@@ -1,0 +1,73 @@
+"""Fixtures shared by every test: an isolated environment, and the local stack for e2e tests."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fashiontag import clients
+
+_CLOUD_VARS = (
+    "FIRESTORE_EMULATOR_HOST",
+    "PUBSUB_EMULATOR_HOST",
+    "STORAGE_EMULATOR_HOST",
+    "GOOGLE_CLOUD_PROJECT",
+    "FASHIONTAG_UPLOAD_BUCKET",
+    "FASHIONTAG_AUTO_ACCEPT_THRESHOLD",
+    "FASHIONTAG_LEASE_SECONDS",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[None]:
+    """No test sees the developer's cloud settings; e2e tests get the stack's instead."""
+    for name in _CLOUD_VARS:
+        monkeypatch.delenv(name, raising=False)
+    if "stack" in request.fixturenames:
+        stack_env: dict[str, str] = request.getfixturevalue("stack_env")
+        for key, value in stack_env.items():
+            monkeypatch.setenv(key, value)
+    clients.reset()
+    yield
+    clients.reset()
+
+
+@pytest.fixture(scope="session")
+def stack_config(tmp_path_factory: pytest.TempPathFactory):
+    from fashiontag.local import stack
+
+    base = int(os.environ.get("FASHIONTAG_TEST_PORT_BASE", "9500"))
+    return stack.StackConfig.from_env(tmp_path_factory.mktemp("stack"), base)
+
+
+@pytest.fixture(scope="session")
+def stack_env(stack_config) -> Iterator[dict[str, str]]:
+    """The local stack, started once per test session and stopped at its end."""
+    from fashiontag.local import stack
+
+    env = stack.up(stack_config)
+    yield env
+    stack.down(stack_config)
+
+
+@pytest.fixture
+def stack(stack_config, stack_env):
+    """Per test: the running stack with Firestore and the upload bucket emptied."""
+    from fashiontag.local import stack as local_stack
+
+    local_stack.reset(stack_config)
+    return stack_config
+
+
+@pytest.fixture
+def seller() -> str:
+    return f"seller-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]

@@ -1,0 +1,84 @@
+"""Helpers for tests against the local stack: uploads, bounded polling, event capture."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from typing import Any
+
+import requests
+
+from fashiontag import clients, config, store
+from fashiontag.ingest import product_id_for
+
+
+def upload(name: str, data: bytes, content_type: str = "image/jpeg") -> tuple[str, str]:
+    """Write an object into the upload bucket; returns (generation, product id)."""
+    blob = clients.storage_client().bucket(config.upload_bucket()).blob(name)
+    blob.upload_from_string(data, content_type=content_type)
+    generation = str(blob.generation)
+    return generation, product_id_for(config.upload_bucket(), name, generation)
+
+
+def wait_finished(product_id: str, timeout_s: float = 15.0) -> dict[str, Any]:
+    """The product once terminal and published; fails the test after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        doc = store.get(product_id)
+        if doc and store.is_finished(doc):
+            return doc
+        time.sleep(0.1)
+    raise AssertionError(f"product {product_id} not finished within {timeout_s} s: {store.get(product_id)}")
+
+
+def product_count() -> int:
+    return sum(1 for _ in clients.firestore_client().collection(config.PRODUCTS).stream())
+
+
+class EventTap:
+    """A pull subscription on a topic, made per test: sees what is published after it exists."""
+
+    def __init__(self, pubsub_url: str, project: str, topic: str) -> None:
+        self.base = f"{pubsub_url}/v1/projects/{project}"
+        self.name = f"tap-{topic}-{uuid.uuid4().hex[:8]}"
+        response = requests.put(
+            f"{self.base}/subscriptions/{self.name}",
+            json={"topic": f"projects/{project}/topics/{topic}", "ackDeadlineSeconds": 600},
+            timeout=10,
+        )
+        response.raise_for_status()
+
+    def drain(self, settle_s: float = 1.0) -> list[dict[str, Any]]:
+        """Every message received until none has arrived for ``settle_s``."""
+        messages: list[dict[str, Any]] = []
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < settle_s:
+            response = requests.post(
+                f"{self.base}/subscriptions/{self.name}:pull",
+                json={"maxMessages": 100, "returnImmediately": True},
+                timeout=10,
+            )
+            received = response.json().get("receivedMessages", [])
+            if received:
+                quiet_since = time.monotonic()
+                for item in received:
+                    message = item["message"]
+                    messages.append(
+                        {
+                            "attributes": message.get("attributes", {}),
+                            "data": json.loads(base64.b64decode(message["data"])),
+                        }
+                    )
+                requests.post(
+                    f"{self.base}/subscriptions/{self.name}:acknowledge",
+                    json={"ackIds": [item["ackId"] for item in received]},
+                    timeout=10,
+                )
+            else:
+                time.sleep(0.1)
+        return messages
+
+    def close(self) -> None:
+        requests.delete(f"{self.base}/subscriptions/{self.name}", timeout=10)
