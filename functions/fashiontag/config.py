@@ -97,7 +97,7 @@ class Limits:
 
 def limits() -> Limits:
     return Limits(
-        max_bytes=int(_env("FASHIONTAG_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
+        max_bytes=int(_env("FASHIONTAG_MAX_UPLOAD_BYTES", "20000000")),
         max_pixels=int(_env("FASHIONTAG_MAX_PIXELS", str(40_000_000))),
         min_side=int(_env("FASHIONTAG_MIN_SIDE", "32")),
     )

@@ -110,10 +110,9 @@ def decode(data: bytes, limits: Limits) -> Photo:
 
 
 def too_large(size: int, limits: Limits) -> Rejection:
-    mib = 1024 * 1024
     return Rejection(
         "file_too_large",
-        f"The file is {size / mib:.1f} MB; the limit is {limits.max_bytes / mib:g} MB. "
+        f"The file is {size / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:g} MB. "
         "Please upload a smaller photo.",
     )
 
