@@ -209,7 +209,7 @@ def main() -> None:
     parser.add_argument("--cold-runs", type=int, default=5)
     parser.add_argument("--rate", type=float, default=5.0, help="uploads per second")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of steady uploads")
-    parser.add_argument("--port-base", type=int, default=9700)
+    parser.add_argument("--port-base", type=int, default=9900)
     args = parser.parse_args()
 
     results: dict[str, Any] = {

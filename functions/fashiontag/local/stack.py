@@ -36,9 +36,30 @@ HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[3]
 FUNCTIONS = REPO / "functions"
 
-SERVICES = ("firestore", "pubsub", "storage", "bridge", "on_upload", "classify")
-# Functions served locally: service name -> (source folder, entry point).
-LOCAL_FUNCTIONS = {"on_upload": ("on_upload", "on_upload"), "classify": ("classify", "classify")}
+# Every service's port is FASHIONTAG_PORT_BASE + its fixed offset, so adding one moves no other.
+PORT_OFFSETS = {
+    "firestore": 0,
+    "pubsub": 1,
+    "storage": 2,
+    "bridge": 3,
+    "on_upload": 4,
+    "classify": 5,
+    "auth": 6,
+    "notify": 7,
+    "admin": 8,
+    "retrain": 9,
+}
+EMULATORS = ("firestore", "pubsub", "storage")
+
+
+def local_functions() -> tuple[str, ...]:
+    """Every function folder with a ``main.py``; its entry point is named like its folder."""
+    return tuple(name for name in PORT_OFFSETS if (FUNCTIONS / name / "main.py").is_file())
+
+
+def services() -> tuple[str, ...]:
+    """What ``up`` starts, in start order."""
+    return (*EMULATORS, "bridge", *local_functions())
 
 
 class StackError(RuntimeError):
@@ -59,7 +80,7 @@ class StackConfig:
         base = port_base or int(os.environ.get("FASHIONTAG_PORT_BASE", "9400"))
         ports = {
             name: int(os.environ.get(f"FASHIONTAG_PORT_{name.upper()}", base + offset))
-            for offset, name in enumerate(SERVICES)
+            for name, offset in PORT_OFFSETS.items()
         }
         project = os.environ.get("GOOGLE_CLOUD_PROJECT") or config.PROJECT_DEFAULT
         return cls(
@@ -84,9 +105,9 @@ class StackConfig:
             "PUBSUB_EMULATOR_HOST": f"{HOST}:{self.ports['pubsub']}",
             "STORAGE_EMULATOR_HOST": self.url("storage"),
             "FASHIONTAG_UPLOAD_BUCKET": self.upload_bucket,
-            "ON_UPLOAD_URL": self.url("on_upload"),
-            "CLASSIFY_URL": self.url("classify"),
             "BRIDGE_URL": self.url("bridge"),
+            # ON_UPLOAD_URL takes the storage CloudEvents; each function gets NAME_URL.
+            **{f"{name.upper()}_URL": self.url(name) for name in local_functions()},
         }
 
 
@@ -301,8 +322,8 @@ def _function_argv(source: Path, target: str, port: int) -> list[str]:
 
 def _start_functions(cfg: StackConfig) -> None:
     env = {**cfg.environment(), "PYTHONUNBUFFERED": "1"}
-    for service, (folder, target) in LOCAL_FUNCTIONS.items():
-        _spawn(cfg, service, _function_argv(FUNCTIONS / folder / "main.py", target, cfg.ports[service]), env)
+    for name in local_functions():
+        _spawn(cfg, name, _function_argv(FUNCTIONS / name / "main.py", name, cfg.ports[name]), env)
     bridge_env = {**env, "BRIDGE_TARGET_URL": cfg.url("on_upload")}
     bridge_source = Path(__file__).with_name("bridge.py")
     _spawn(cfg, "bridge", _function_argv(bridge_source, "storage_bridge", cfg.ports["bridge"]), bridge_env)
@@ -374,7 +395,7 @@ def _provision_bucket(cfg: StackConfig) -> None:
 def up(cfg: StackConfig) -> dict[str, str]:
     """Start whatever is not running yet, provision, wait until all answer; returns the env."""
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
-    for name in SERVICES:
+    for name in services():
         if _running(cfg, name) is None and _port_open(cfg.ports[name]):
             raise StackError(f"port {cfg.ports[name]} for {name} is taken by another process")
     try:
@@ -387,13 +408,13 @@ def up(cfg: StackConfig) -> dict[str, str]:
         _provision_topics(cfg)
         if _running(cfg, "storage") is None:
             _start_storage(cfg)
-        if any(_running(cfg, n) is None for n in ("bridge", *LOCAL_FUNCTIONS)):
-            for name in ("bridge", *LOCAL_FUNCTIONS):
+        if any(_running(cfg, n) is None for n in ("bridge", *local_functions())):
+            for name in ("bridge", *local_functions()):
                 _stop(cfg, name)
             _start_functions(cfg)
         _wait(cfg, "storage", _http_ok(f"{cfg.url('storage')}/storage/v1/b"))
         _provision_bucket(cfg)
-        for name in ("bridge", *LOCAL_FUNCTIONS):
+        for name in ("bridge", *local_functions()):
             _wait(cfg, name, functools.partial(_port_open, cfg.ports[name]))
         _provision_subscriptions(cfg)
     except BaseException:
@@ -406,7 +427,7 @@ def up(cfg: StackConfig) -> dict[str, str]:
 
 def down(cfg: StackConfig) -> list[str]:
     """Stop every process this stack started (functions first); returns the names stopped."""
-    stopped = [name for name in reversed(SERVICES) if _stop(cfg, name)]
+    stopped = [name for name in reversed(PORT_OFFSETS) if _stop(cfg, name)]
     cfg.env_file.unlink(missing_ok=True)
     return stopped
 
@@ -418,7 +439,7 @@ def status(cfg: StackConfig) -> dict[str, dict[str, object]]:
             "port": cfg.ports[name],
             "answering": _port_open(cfg.ports[name]),
         }
-        for name in SERVICES
+        for name in services()
     }
 
 
