@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fashiontag import config, images
 from fashiontag.errors import Rejection
-from fashiontag.inference import CategoryPrediction, get_category_model
+from fashiontag.inference import CategoryModel, CategoryPrediction, get_category_model
 
 
 @dataclass(frozen=True)
@@ -20,18 +19,21 @@ class Classified:
     category: CategoryPrediction
 
 
-def classify_bytes(data: bytes, model_dir: Path | None = None) -> Classified:
-    """Validate, normalise and classify one upload; raises ``Rejection`` for bad input."""
+def classify_bytes(data: bytes, model: CategoryModel | None = None) -> Classified:
+    """Validate, normalise and classify one upload; raises ``Rejection`` for bad input.
+
+    ``model`` defaults to the baseline shipped with the code; serving passes the registry's.
+    """
     photo = images.decode(data, config.limits())
     model_input = images.normalise(photo.rgb)
-    category = get_category_model(model_dir).predict(model_input)
+    category = (model or get_category_model()).predict(model_input)
     return Classified(photo=photo, model_input=model_input, category=category)
 
 
-def record(data: bytes, model_dir: Path | None = None) -> dict[str, Any]:
+def record(data: bytes, model: CategoryModel | None = None) -> dict[str, Any]:
     """The JSON answer of ``fashiontag classify`` and the classify function for one image."""
     try:
-        result = classify_bytes(data, model_dir)
+        result = classify_bytes(data, model)
     except Rejection as rejection:
         return rejected(rejection)
     category = result.category

@@ -65,13 +65,14 @@ def classify_file(path: Path, model_dir: Path | None) -> dict[str, Any]:
     """The JSON record of ``fashiontag classify`` for one file; never raises for bad input."""
     from fashiontag.classification import record, rejected
     from fashiontag.errors import Rejection
+    from fashiontag.inference import get_category_model
 
     try:
         data = path.read_bytes()
     except OSError as error:
         reason = Rejection("unreadable_file", f"The file cannot be read: {error.strerror or error}.")
         return {"file": str(path), **rejected(reason)}
-    return {"file": str(path), **record(data, model_dir)}
+    return {"file": str(path), **record(data, get_category_model(model_dir))}
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -136,6 +137,45 @@ def cmd_products(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- model registry -------------------------------------------------------------------------
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from fashiontag import registry
+
+    _use_stack_env(args)
+    by = args.by or os.environ.get("USER", "cli")
+    try:
+        if args.action == "list":
+            active = registry.active_version(args.model)
+            for v in registry.list_versions(args.model):
+                accuracy = v.get("metrics", {}).get("frozen_eval", {}).get("accuracy")
+                shown = f"{accuracy:.2%}" if isinstance(accuracy, float) else "-"
+                mark = "*" if v["version"] == active else " "
+                status, created = v.get("status", ""), v.get("created_at", "")
+                print(f"{mark} {v['version']:<24} {status:<10} frozen-eval {shown:>7}  {created}")
+        elif args.action == "show":
+            version = args.version or registry.active_version(args.model)
+            record = registry.get_version(args.model, version) if version else None
+            if record is None:
+                sys.exit(f"{args.model} {version}: not registered")
+            print(json.dumps(record, indent=2, default=str))
+        elif args.action == "promote":
+            if not args.version:
+                sys.exit("promote needs a VERSION")
+            print(json.dumps(registry.promote(args.model, args.version, by, reason=args.reason or "")))
+        elif args.action == "rollback":
+            print(json.dumps(registry.rollback(args.model, by)))
+        elif args.action == "delete":
+            if not args.version:
+                sys.exit("delete needs a VERSION")
+            registry.delete(args.model, args.version)
+            print(f"deleted {args.model} {args.version}")
+    except registry.RegistryError as error:
+        sys.exit(str(error))
+    return 0
+
+
 # --- training and demo ----------------------------------------------------------------------
 
 
@@ -182,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", choices=config.STATUSES)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_products)
+
+    p = sub.add_parser("models", parents=[stack_opts], help="the model registry")
+    p.add_argument("action", choices=["list", "show", "promote", "rollback", "delete"])
+    p.add_argument("version", nargs="?")
+    p.add_argument("--model", default=config.CATEGORY_MODEL_NAME)
+    p.add_argument("--by", default=None, help="who does it (default: $USER)")
+    p.add_argument("--reason", default=None, help="why (required to force a rejected version)")
+    p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("train", help="train a model (imports TensorFlow)")
     p.add_argument("model", choices=[config.CATEGORY_MODEL_NAME])

@@ -26,6 +26,8 @@ CONTRACT_TOPICS = (
 
 # Firestore collections.
 PRODUCTS = "products"
+MODELS = "models"
+RETRAIN_RUNS = "retrain_runs"
 
 # Product statuses. Every upload ends in one of the last five; nothing stays "received".
 RECEIVED = "received"
@@ -53,6 +55,20 @@ def project() -> str:
 
 def upload_bucket() -> str:
     return _env("FASHIONTAG_UPLOAD_BUCKET", f"{project()}-uploads")
+
+
+def model_bucket() -> str:
+    return _env("FASHIONTAG_MODEL_BUCKET", f"{project()}-models")
+
+
+def model_refresh_seconds() -> float:
+    """How often serving checks the registry for a newly promoted version."""
+    return float(_env("FASHIONTAG_MODEL_REFRESH_SECONDS", "30"))
+
+
+def model_cache_dir() -> Path:
+    """Where serving keeps downloaded model versions (the only writable place in Cloud Functions)."""
+    return Path(_env("FASHIONTAG_MODEL_CACHE", "/tmp/fashiontag-models"))
 
 
 def models_root() -> Path:
@@ -110,3 +126,30 @@ def processing_lease_seconds() -> float:
 
 def fashion_mnist_dir() -> Path:
     return Path(_env("FASHIONTAG_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
+
+
+PUSH_FCM = "fcm"
+PUSH_OUTBOX = "outbox"
+
+
+def push_mode() -> str:
+    """How notify delivers pushes: ``fcm`` (Firebase Cloud Messaging) or ``outbox``.
+
+    Cloud Messaging has no emulator, so wherever Firestore is the emulator the default is
+    ``outbox``: the push is written to ``push_outbox/{notification_id}`` instead of sent.
+    """
+    default = PUSH_OUTBOX if os.environ.get("FIRESTORE_EMULATOR_HOST") else PUSH_FCM
+    mode = _env("FASHIONTAG_PUSH_MODE", default)
+    if mode not in (PUSH_FCM, PUSH_OUTBOX):
+        raise ValueError(f"FASHIONTAG_PUSH_MODE must be {PUSH_FCM} or {PUSH_OUTBOX}, not {mode!r}")
+    return mode
+
+
+def promotion_margin() -> float:
+    """How much better (accuracy, absolute) a candidate must be to replace the active version."""
+    return float(_env("FASHIONTAG_PROMOTION_MARGIN", "0.002"))
+
+
+def promotion_max_class_drop() -> float:
+    """How far any one class's accuracy may fall in a promoted candidate."""
+    return float(_env("FASHIONTAG_PROMOTION_MAX_CLASS_DROP", "0.02"))

@@ -48,3 +48,21 @@ def train_validation_split(n: int, validation: int, seed: int) -> tuple[np.ndarr
     """Deterministic indices (train, validation) into the train split."""
     order = np.random.default_rng(seed).permutation(n)
     return np.sort(order[validation:]), np.sort(order[:validation])
+
+
+# The frozen evaluation set: these Fashion-MNIST *train* images are held out of every training
+# run (the baseline's validation split), so candidate and active versions are compared on data
+# neither has seen. The test split stays untouched for the final report of each model.
+FROZEN_EVAL_SEED = 20261130
+FROZEN_EVAL_SIZE = 5000
+
+
+def frozen_split(n: int = 60000) -> tuple[np.ndarray, np.ndarray]:
+    """(trainable indices, frozen evaluation indices) of the Fashion-MNIST train split."""
+    return train_validation_split(n, FROZEN_EVAL_SIZE, FROZEN_EVAL_SEED)
+
+
+def frozen_eval() -> tuple[np.ndarray, np.ndarray]:
+    x, y = load_fashion_mnist("train")
+    _, held_out = frozen_split(len(x))
+    return x[held_out], y[held_out]

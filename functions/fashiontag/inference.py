@@ -17,6 +17,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from fashiontag import config, taxonomy
+from fashiontag.calibration import apply_temperature
 
 TOP_K = 3
 
@@ -58,6 +59,7 @@ class CategoryModel:
         name: str,
         version: str,
         file_name: str = "model.tflite",
+        temperature: float = 1.0,
     ) -> None:
         self._interpreter = Interpreter(model_path=str(model_dir / file_name), num_threads=1)
         self._interpreter.allocate_tensors()
@@ -67,6 +69,7 @@ class CategoryModel:
         self.labels = labels
         self.name = name
         self.version = version
+        self.temperature = temperature
 
     @classmethod
     def from_dir(cls, model_dir: Path) -> CategoryModel:
@@ -74,15 +77,20 @@ class CategoryModel:
         labels = meta["labels"]
         if labels != taxonomy.load().labels:
             raise ValueError(f"{model_dir}: labels differ from models/taxonomy.yaml")
-        return cls(model_dir, labels, meta["name"], meta["version"])
+        return cls(model_dir, labels, meta["name"], meta["version"], temperature=meta.get("temperature", 1.0))
 
-    def probabilities(self, image: np.ndarray) -> np.ndarray:
-        """Class probabilities for one normalised 28x28 uint8 image."""
+    def raw_probabilities(self, image: np.ndarray) -> np.ndarray:
+        """The network's softmax for one normalised 28x28 uint8 image, before calibration."""
         batch = image.astype(np.float32).reshape(self._input["shape"])
         with self._lock:
             self._interpreter.set_tensor(self._input["index"], batch)
             self._interpreter.invoke()
             return np.array(self._interpreter.get_tensor(self._output["index"])[0])
+
+    def probabilities(self, image: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities (the version's temperature applied)."""
+        raw = self.raw_probabilities(image)
+        return raw if self.temperature == 1.0 else apply_temperature(raw, self.temperature)
 
     def predict(self, image: np.ndarray) -> CategoryPrediction:
         started = time.perf_counter()

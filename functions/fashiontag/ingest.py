@@ -22,6 +22,8 @@ from PIL import Image
 from fashiontag import clients, config, events, images, store
 from fashiontag.classification import Classified, classify_bytes
 from fashiontag.errors import Rejection, RetryLater
+from fashiontag.inference import CategoryModel
+from fashiontag.serving import active_category_model
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +109,10 @@ def handle_finalized(obj: StorageObject) -> str:
 
 def _process(product_id: str, owner: str, obj: StorageObject, doc: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
+    model = active_category_model().get()  # outside the try: a registry outage is no fault of the file
     try:
         data = _download(obj)
-        result = _classify(data, int(doc.get("attempts", 1)))
+        result = _classify(data, model, int(doc.get("attempts", 1)))
     except Rejection as rejection:
         log.info("rejected %s: %s", obj.name, rejection)
         fields: dict[str, Any] = {
@@ -124,9 +127,9 @@ def _process(product_id: str, owner: str, obj: StorageObject, doc: dict[str, Any
     return {**doc, **fields}
 
 
-def _classify(data: bytes, attempt: int) -> Classified:
+def _classify(data: bytes, model: CategoryModel, attempt: int) -> Classified:
     try:
-        return classify_bytes(data)
+        return classify_bytes(data, model)
     except Rejection:
         raise
     except Exception:

@@ -49,6 +49,11 @@ LOCAL_SUBSCRIPTIONS: tuple[PushSubscription, ...] = (
         target="storage_bridge",
         retry=RetryPolicy(minimum_backoff_s=1, maximum_backoff_s=10),
     ),
+    # notify: one entry point, one subscription per topic it consumes.
+    *(
+        PushSubscription(name=f"{topic}-notify", topic=topic, target="notify")
+        for topic in (config.TOPIC_PRODUCT_EVENTS, config.TOPIC_MODEL_EVENTS, config.TOPIC_MESSAGE_EVENTS)
+    ),
 )
 
 

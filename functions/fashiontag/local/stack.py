@@ -35,6 +35,7 @@ PUBSUB_JAR_GLOB = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/lib/cloud-
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[3]
 FUNCTIONS = REPO / "functions"
+FIRESTORE_RULES = REPO / "infra" / "firestore.rules"
 
 # Every service's port is FASHIONTAG_PORT_BASE + its fixed offset, so adding one moves no other.
 PORT_OFFSETS = {
@@ -90,6 +91,10 @@ class StackConfig:
             ports=ports,
         )
 
+    @property
+    def model_bucket(self) -> str:
+        return f"{self.project}-models"
+
     def url(self, service: str) -> str:
         return f"http://{HOST}:{self.ports[service]}"
 
@@ -105,7 +110,13 @@ class StackConfig:
             "PUBSUB_EMULATOR_HOST": f"{HOST}:{self.ports['pubsub']}",
             "STORAGE_EMULATOR_HOST": self.url("storage"),
             "FASHIONTAG_UPLOAD_BUCKET": self.upload_bucket,
+            "FASHIONTAG_MODEL_BUCKET": self.model_bucket,
+            # Per stack: a fresh emulator may reuse a version name another stack cached.
+            "FASHIONTAG_MODEL_CACHE": str(self.state_dir / "model-cache"),
+            "FASHIONTAG_MODEL_REFRESH_SECONDS": "5",
             "BRIDGE_URL": self.url("bridge"),
+            # Cloud Messaging has no emulator: notify writes pushes to push_outbox instead.
+            "FASHIONTAG_PUSH_MODE": config.PUSH_OUTBOX,
             # ON_UPLOAD_URL takes the storage CloudEvents; each function gets NAME_URL.
             **{f"{name.upper()}_URL": self.url(name) for name in local_functions()},
         }
@@ -378,15 +389,27 @@ def _push_endpoint(cfg: StackConfig, sub: topology.PushSubscription) -> str:
     return f"{cfg.url(service)}/projects/{cfg.project}/topics/{sub.topic}"
 
 
-def _provision_bucket(cfg: StackConfig) -> None:
-    response = requests.post(
-        f"{cfg.url('storage')}/storage/v1/b",
-        params={"project": cfg.project},
-        json={"name": cfg.upload_bucket},
+def _provision_buckets(cfg: StackConfig) -> None:
+    for bucket in (cfg.upload_bucket, cfg.model_bucket):
+        response = requests.post(
+            f"{cfg.url('storage')}/storage/v1/b",
+            params={"project": cfg.project},
+            json={"name": bucket, "versioning": {"enabled": bucket == cfg.model_bucket}},
+            timeout=10,
+        )
+        if response.status_code not in (200, 409):
+            raise StackError(f"fake-gcs-server refused {bucket}: {response.status_code} {response.text}")
+
+
+def load_firestore_rules(cfg: StackConfig, rules: Path = FIRESTORE_RULES) -> None:
+    """Make the emulator enforce infra/firestore.rules for clients (server SDKs bypass them)."""
+    response = requests.put(
+        f"{cfg.url('firestore')}/emulator/v1/projects/{cfg.project}:securityRules",
+        json={"rules": {"files": [{"name": rules.name, "content": rules.read_text()}]}},
         timeout=10,
     )
-    if response.status_code not in (200, 409):
-        raise StackError(f"fake-gcs-server refused the bucket: {response.status_code} {response.text}")
+    if response.status_code != 200:
+        raise StackError(f"Firestore emulator refused {rules}: {response.status_code} {response.text}")
 
 
 # --- public API -----------------------------------------------------------------------------
@@ -405,6 +428,7 @@ def up(cfg: StackConfig) -> dict[str, str]:
             _start_pubsub(cfg)
         _wait(cfg, "firestore", _http_ok(cfg.url("firestore")))
         _wait(cfg, "pubsub", _http_ok(cfg.url("pubsub")))
+        load_firestore_rules(cfg)
         _provision_topics(cfg)
         if _running(cfg, "storage") is None:
             _start_storage(cfg)
@@ -413,7 +437,7 @@ def up(cfg: StackConfig) -> dict[str, str]:
                 _stop(cfg, name)
             _start_functions(cfg)
         _wait(cfg, "storage", _http_ok(f"{cfg.url('storage')}/storage/v1/b"))
-        _provision_bucket(cfg)
+        _provision_buckets(cfg)
         for name in ("bridge", *local_functions()):
             _wait(cfg, name, functools.partial(_port_open, cfg.ports[name]))
         _provision_subscriptions(cfg)
@@ -444,18 +468,19 @@ def status(cfg: StackConfig) -> dict[str, dict[str, object]]:
 
 
 def reset(cfg: StackConfig) -> None:
-    """Empty Firestore and the upload bucket (between tests and demo runs)."""
+    """Empty Firestore and the buckets (between tests and demo runs)."""
     url = f"{cfg.url('firestore')}/emulator/v1/projects/{cfg.project}/databases/(default)/documents"
     requests.delete(url, timeout=10).raise_for_status()
-    objects = f"{cfg.url('storage')}/storage/v1/b/{cfg.upload_bucket}/o"
-    page: str | None = None
-    while True:
-        listing = requests.get(objects, params={"pageToken": page} if page else {}, timeout=10).json()
-        for item in listing.get("items", []):
-            requests.delete(f"{objects}/{quote(item['name'], safe='')}", timeout=10)
-        page = listing.get("nextPageToken")
-        if not page:
-            break
+    for bucket in (cfg.upload_bucket, cfg.model_bucket):
+        objects = f"{cfg.url('storage')}/storage/v1/b/{bucket}/o"
+        page: str | None = None
+        while True:
+            listing = requests.get(objects, params={"pageToken": page} if page else {}, timeout=10).json()
+            for item in listing.get("items", []):
+                requests.delete(f"{objects}/{quote(item['name'], safe='')}", timeout=10)
+            page = listing.get("nextPageToken")
+            if not page:
+                break
 
 
 def load_env_file(path: Path) -> dict[str, str]:

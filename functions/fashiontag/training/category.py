@@ -75,17 +75,29 @@ def _dataset(x: np.ndarray, y: np.ndarray, batch: int, seed: int, train: bool) -
 
 
 def train(images: np.ndarray, labels: np.ndarray, cfg: TrainConfig, out: Path) -> dict[str, object]:
-    """Train on ``images``/``labels`` (a train split), write model.keras and model.tflite."""
-    keras.utils.set_random_seed(cfg.seed)
+    """Train on ``images``/``labels`` (a train split) with a seeded validation hold-out."""
     if cfg.limit:
         images, labels = images[: cfg.limit], labels[: cfg.limit]
     validation = min(cfg.validation, len(images) // 10)
     train_idx, val_idx = datasets.train_validation_split(len(images), validation, cfg.seed)
-    train_ds = _dataset(images[train_idx], labels[train_idx], cfg.batch_size, cfg.seed, True)
-    val_ds = _dataset(images[val_idx], labels[val_idx], cfg.batch_size, cfg.seed, False)
+    return fit(images[train_idx], labels[train_idx], images[val_idx], labels[val_idx], cfg, out)
+
+
+def fit(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    cfg: TrainConfig,
+    out: Path,
+) -> dict[str, object]:
+    """Train, export model.keras, model.tflite (quantised) and model-float.tflite into ``out``."""
+    keras.utils.set_random_seed(cfg.seed)
+    train_ds = _dataset(x_train, y_train, cfg.batch_size, cfg.seed, True)
+    val_ds = _dataset(x_val, y_val, cfg.batch_size, cfg.seed, False)
 
     model = make_model()
-    steps = cfg.epochs * int(np.ceil(len(train_idx) / cfg.batch_size))
+    steps = cfg.epochs * int(np.ceil(len(x_train) / cfg.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=steps)
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
@@ -101,8 +113,8 @@ def train(images: np.ndarray, labels: np.ndarray, cfg: TrainConfig, out: Path) -
     export(model, out)
     summary = {
         "config": asdict(cfg),
-        "train_examples": len(train_idx),
-        "validation_examples": len(val_idx),
+        "train_examples": len(x_train),
+        "validation_examples": len(x_val),
         "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
         "validation_accuracy": float(history.history["val_accuracy"][-1]),
         "train_seconds": round(duration, 1),

@@ -14,15 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from fashiontag import datasets, images, samples, taxonomy
+from fashiontag import calibration, datasets, evaluation, images, samples, taxonomy
 from fashiontag.inference import CategoryModel
 
 PHOTO_SEED = 7
 PHOTO_COUNT = 1000
-
-
-def _predict_all(model: CategoryModel, x: np.ndarray) -> np.ndarray:
-    return np.array([int(np.argmax(model.probabilities(img))) for img in x])
 
 
 def _latency_ms(model: CategoryModel, x: np.ndarray, n: int = 2000) -> float:
@@ -34,12 +30,6 @@ def _latency_ms(model: CategoryModel, x: np.ndarray, n: int = 2000) -> float:
         model.probabilities(img)
         timings.append((time.perf_counter() - started) * 1000)
     return statistics.median(timings)
-
-
-def confusion(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
-    matrix = np.zeros((k, k), dtype=int)
-    np.add.at(matrix, (y_true, y_pred), 1)
-    return matrix
 
 
 def plot_confusion(matrix: np.ndarray, labels: list[str], path: Path, title: str) -> None:
@@ -78,46 +68,94 @@ def photo_accuracy(model: CategoryModel, x: np.ndarray, y: np.ndarray) -> dict[s
     return {"count": len(chosen), "accuracy": correct / len(chosen), "seed": PHOTO_SEED}
 
 
-def write_report(model_dir: Path, name: str, version: str, command: str) -> dict[str, Any]:
+def plot_curves(history: dict[str, list[float]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, axis in (("accuracy", left), ("loss", right)):
+        axis.plot(history.get(key, []), label=f"train {key}")
+        axis.plot(history.get(f"val_{key}", []), label=f"validation {key}")
+        axis.set_xlabel("epoch")
+        axis.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _write_meta(model_dir: Path, name: str, version: str, labels: list[str], temperature: float) -> None:
+    meta = {
+        "name": name,
+        "version": version,
+        "labels": labels,
+        "input": {"shape": [28, 28, 1], "dtype": "float32", "range": [0, 255]},
+        "temperature": round(temperature, 4),
+    }
+    (model_dir / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def write_report(
+    model_dir: Path,
+    name: str,
+    version: str,
+    command: str,
+    validation: tuple[np.ndarray, np.ndarray],
+    dataset: dict[str, Any],
+) -> dict[str, Any]:
+    """Calibrate on ``validation``, evaluate as served, write model.json, report.json and the card."""
     labels = taxonomy.load().labels
-    (model_dir / "model.json").write_text(
-        json.dumps(
-            {
-                "name": name,
-                "version": version,
-                "labels": labels,
-                "input": {"shape": [28, 28, 1], "dtype": "float32", "range": [0, 255]},
-            },
-            indent=2,
-        )
-        + "\n"
-    )
     training = json.loads((model_dir / "training.json").read_text())
-    x_test, y_test = datasets.load_fashion_mnist("test")
+    _write_meta(model_dir, name, version, labels, 1.0)
+    raw_model = CategoryModel.from_dir(model_dir)
+    x_val, y_val = validation
+    temperature = calibration.fit_temperature(evaluation.predict_all(raw_model, x_val), y_val)
+    _write_meta(model_dir, name, version, labels, temperature)
     served = CategoryModel.from_dir(model_dir)
-    pred = _predict_all(served, x_test)
-    matrix = confusion(y_test, pred, len(labels))
-    per_class = {labels[i]: float(matrix[i, i] / matrix[i].sum()) for i in range(len(labels))}
-    plot_confusion(matrix, labels, model_dir / "confusion.png", f"{name} {version}: test split")
+
+    x_test, y_test = datasets.load_fashion_mnist("test")
+    test = evaluation.metrics(evaluation.predict_all(served, x_test), y_test, labels)
+    test_uncalibrated_ece = calibration.expected_calibration_error(
+        evaluation.predict_all(raw_model, x_test), y_test
+    )
+    x_frozen, y_frozen = datasets.frozen_eval()
+    frozen = evaluation.evaluate(served, x_frozen, y_frozen)
+    plot_confusion(
+        np.array(test["confusion_matrix"]),
+        labels,
+        model_dir / "confusion.png",
+        f"{name} {version}: test split",
+    )
+    plot_curves(training["history"], model_dir / "curves.png", f"{name} {version}: training")
 
     float_path = model_dir / "model-float.tflite"
     float_accuracy = None
     if float_path.is_file():
         float_model = CategoryModel(model_dir, labels, name, version, file_name=float_path.name)
-        float_accuracy = float((_predict_all(float_model, x_test) == y_test).mean())
+        float_accuracy = float((evaluation.predict_all(float_model, x_test).argmax(axis=1) == y_test).mean())
 
     report = {
         "model": {"name": name, "version": version},
-        "test_accuracy": float((pred == y_test).mean()),
+        "test_accuracy": test["accuracy"],
         "test_accuracy_float": float_accuracy,
-        "per_class_accuracy": per_class,
-        "confusion_matrix": matrix.tolist(),
+        "per_class_accuracy": test["per_class_accuracy"],
+        "confusion_matrix": test["confusion_matrix"],
+        "calibration": {
+            "temperature": temperature,
+            "test_ece_before": test_uncalibrated_ece,
+            "test_ece_after": test["ece"],
+        },
+        "auto_accept": test["auto_accept"],
+        "frozen_eval": {k: frozen[k] for k in ("count", "accuracy", "per_class_accuracy", "ece")},
         "photo_accuracy": photo_accuracy(served, x_test, y_test),
         "tflite_bytes": (model_dir / "model.tflite").stat().st_size,
         "latency_ms_median": round(_latency_ms(served, x_test), 4),
         "validation_accuracy": training["validation_accuracy"],
         "train_examples": training["train_examples"],
         "validation_examples": training["validation_examples"],
+        "dataset": dataset,
         "train_seconds": training["train_seconds"],
         "seed": training["config"]["seed"],
         "epochs": training["config"]["epochs"],
@@ -128,6 +166,10 @@ def write_report(model_dir: Path, name: str, version: str, command: str) -> dict
     (model_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (model_dir / "model_card.md").write_text(model_card(report, labels))
     return report
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"
 
 
 def model_card(r: dict[str, Any], labels: list[str]) -> str:
@@ -149,7 +191,14 @@ train split, served as a dynamic-range quantised `.tflite` under LiteRT.
 {float_line}- Accuracy on {r["photo_accuracy"]["count"]} test garments rendered as product photos (colour,
   plain or gradient backdrops, 300-800 px, JPEG) and passed through `fashiontag.images.normalise`:
   **{r["photo_accuracy"]["accuracy"]:.2%}** (render seed {r["photo_accuracy"]["seed"]})
-- Validation accuracy (5,000 images held out of the train split): {r["validation_accuracy"]:.2%}
+- Calibration: temperature {r["calibration"]["temperature"]:.3f} fitted on the validation split;
+  expected calibration error on the test split {r["calibration"]["test_ece_before"]:.4f} before,
+  **{r["calibration"]["test_ece_after"]:.4f}** after
+- Auto-accept at confidence >= {r["auto_accept"]["threshold"]}: precision
+  {_pct(r["auto_accept"]["precision"])} on {r["auto_accept"]["coverage"]:.1%} of the test images (the rest go to review)
+- Frozen evaluation set (the {r["frozen_eval"]["count"]} train-split images no version trains on; the
+  promotion gate compares versions on it): {r["frozen_eval"]["accuracy"]:.2%}
+- Validation accuracy at the last epoch: {r["validation_accuracy"]:.2%}
 - File size: {r["tflite_bytes"] / 1024:.0f} KiB (`model.tflite`)
 - Latency, one image, LiteRT on 1 thread: {r["latency_ms_median"]:.3f} ms (median of 2,000)
 - Training: {r["epochs"]} epochs, {r["train_examples"]} training images, seed {r["seed"]},
@@ -160,6 +209,10 @@ train split, served as a dynamic-range quantised `.tflite` under LiteRT.
 {rows}
 
 ![confusion matrix](confusion.png)
+
+![training curves](curves.png)
+
+Data: {json.dumps(r["dataset"])}
 
 ## How it was made
 

@@ -1,0 +1,47 @@
+# fashiontag on Google Cloud: everything except the functions themselves, which Cloud Build
+# deploys from infra/functions.yaml (scripts/deploy_plan.py). tests/deploy parses these files
+# and fails when they drift from the code (fashiontag.topology, config, store) or from
+# infra/functions.yaml; keep for_each over locals and plain references so it can read them.
+
+locals {
+  upload_bucket      = coalesce(var.upload_bucket, "${var.project}-uploads")
+  model_bucket       = coalesce(var.model_bucket, "${var.project}-models")
+  firestore_location = coalesce(var.firestore_location, var.region)
+
+  labels = { app = "fashiontag" }
+
+  # The Pub/Sub topics of the data contract: exactly fashiontag.topology.TOPICS.
+  contract_topics = ["product-events", "model-events", "message-events", "retrain-requests"]
+
+  # Every topic that gets a "<topic>-dead-letter" topic: the contract topics, and the local
+  # stack's upload-bucket-notifications, whose cloud counterpart is the subscription Eventarc
+  # creates for on-upload (only its dead-letter topic exists here; the deploy attaches it).
+  dead_letter_sources = ["product-events", "model-events", "message-events", "retrain-requests", "upload-bucket-notifications"]
+
+  # Push subscriptions to deployed functions: one entry per fashiontag.topology.LOCAL_SUBSCRIPTIONS
+  # entry whose target function is deployed, with the same settings. None yet: notify and retrain
+  # add theirs when their folders get a main.py (tests/deploy says which are missing). Shape:
+  #   "product-events-notify" = { topic = "product-events", function = "notify", ack_deadline_s = 60,
+  #                               min_backoff_s = 1, max_backoff_s = 60, max_delivery_attempts = 10 }
+  push_subscriptions = {}
+
+  # Composite indexes the code's queries need (see firestore.tf). Shape:
+  #   "products-status-created" = { collection = "products", fields = [
+  #     { field_path = "status", order = "ASCENDING" }, { field_path = "created_at", order = "DESCENDING" } ] }
+  firestore_composite_indexes = {}
+
+  pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+data "google_project" "this" {
+  project_id = var.project
+}
+
+# Container images of the training job (and of later non-function services).
+resource "google_artifact_registry_repository" "fashiontag" {
+  location      = var.region
+  repository_id = "fashiontag"
+  format        = "DOCKER"
+  description   = "fashiontag containers (the training job)"
+  labels        = local.labels
+}

@@ -1,0 +1,63 @@
+# The upload bucket: sellers write uploads/{seller_id}/{file}; on-upload writes derived/{product_id}/.
+#
+# Lifecycle rules match an object's age, name prefix, storage class or version state, never
+# a product's status in Firestore, so "delete the files of rejected uploads" cannot be a rule
+# here; that clean-up needs code reacting to product.rejected (a later issue). What is
+# expressible and safe:
+#   - abort multipart uploads left incomplete for a day (they are billed, and never finish);
+#   - no versioning: a replaced or deleted upload is gone at once, exactly as on the local
+#     emulator, so on_upload's "upload_missing" path behaves the same in both places. (Soft
+#     delete, on by default, still keeps deleted objects recoverable for 7 days.)
+resource "google_storage_bucket" "uploads" {
+  name                        = local.upload_bucket
+  location                    = var.region
+  storage_class               = "STANDARD"
+  uniform_bucket_level_access = true # needed for the IAM condition that limits on-upload's writes to derived/
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+  labels                      = local.labels
+
+  lifecycle_rule {
+    condition {
+      age = 1
+    }
+    action {
+      type = "AbortIncompleteMultipartUpload"
+    }
+  }
+}
+
+# The model registry: models/{model_name}/{version}/. Versioned, so an overwritten artefact
+# of a released version can be recovered; old noncurrent copies go after 90 days.
+resource "google_storage_bucket" "models" {
+  name                        = local.model_bucket
+  location                    = var.region
+  storage_class               = "STANDARD"
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+  labels                      = local.labels
+
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 90
+      with_state                 = "ARCHIVED"
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  lifecycle_rule {
+    condition {
+      age = 1
+    }
+    action {
+      type = "AbortIncompleteMultipartUpload"
+    }
+  }
+}

@@ -1,0 +1,45 @@
+variable "project" {
+  type        = string
+  description = "Google Cloud project id."
+}
+
+variable "region" {
+  type        = string
+  description = "Region of the functions, buckets, scheduler job and training job. The upload bucket must be in the functions' region: Eventarc's Cloud Storage trigger lives where the bucket is."
+}
+
+variable "upload_bucket" {
+  type        = string
+  default     = ""
+  description = "Upload bucket; empty means PROJECT-uploads, the code's own default (fashiontag.config.upload_bucket)."
+}
+
+variable "model_bucket" {
+  type        = string
+  default     = ""
+  description = "Model registry bucket; empty means PROJECT-models, the code's own default (fashiontag.config.model_bucket)."
+}
+
+variable "firestore_location" {
+  type        = string
+  default     = ""
+  description = "Location of the (default) Firestore database; empty means the region. It cannot be changed once the database exists."
+}
+
+variable "retrain_schedule" {
+  type        = string
+  default     = "0 3 * * *"
+  description = "Cron schedule of the retraining request (daily at 03:00 by default)."
+}
+
+variable "retrain_time_zone" {
+  type        = string
+  default     = "Etc/UTC"
+  description = "Time zone of retrain_schedule."
+}
+
+variable "training_image" {
+  type        = string
+  default     = "us-docker.pkg.dev/cloudrun/container/job:latest"
+  description = "Container image of the training job. The default is Google's public sample job, a placeholder so the job can be created before the training container exists (the retrain issue builds it into the fashiontag Artifact Registry repository)."
+}

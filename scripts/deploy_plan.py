@@ -1,0 +1,473 @@
+"""``make deploy-plan``: print, never run, every command a deploy to Google Cloud runs.
+
+The plan is generated from ``infra/functions.yaml`` (the declared functions) and the Terraform
+in ``infra/``. Cloud Build runs exactly these commands: its ``plan`` step calls this script
+with ``--write-dir`` and each later step runs one of the phase scripts written there, so what
+a reviewer reads here is what the build does.
+
+    python scripts/deploy_plan.py --project=my-project --region=europe-west1
+
+Phases (one shell script each, POSIX ``sh`` so the Terraform image, which has no bash, runs
+its own): enable APIs; Terraform (buckets, Pub/Sub, service accounts and roles, Firestore
+database, rules and indexes, scheduler, training job); package the function bundles; deploy
+the functions and the settings that only exist once a function does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import string
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SPEC_PATH = REPO / "infra" / "functions.yaml"
+
+TRIGGER_TYPES = ("storage", "http", "pubsub_push")
+ENV_POLICIES = ("deploy", "model", "default", "local")
+MODEL_VERSION_VAR = "FASHIONTAG_CATEGORY_MODEL_VERSION"
+
+# APIs the Terraform resources and the function deploys use. The tests map every Terraform
+# resource type to its API and fail when one is missing here.
+APIS = (
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "eventarc.googleapis.com",
+    "firebaserules.googleapis.com",
+    "firestore.googleapis.com",
+    "iam.googleapis.com",
+    "iamcredentials.googleapis.com",
+    "identitytoolkit.googleapis.com",
+    "logging.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "storage.googleapis.com",
+)
+
+# Phase script names; cloudbuild.yaml runs each one in the image that has its tool.
+PHASES = ("10-apis.sh", "20-infra.sh", "30-package.sh", "40-functions.sh")
+
+
+class SpecError(ValueError):
+    """infra/functions.yaml is malformed or incomplete."""
+
+
+# --- the declaration ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Retry and dead-letter settings of the Pub/Sub subscription that carries a trigger's events."""
+
+    min_backoff_s: int
+    max_backoff_s: int
+    max_delivery_attempts: int
+    dead_letter_topic: str
+
+
+@dataclass(frozen=True)
+class Trigger:
+    type: str
+    event_type: str | None = None
+    bucket: str | None = None
+    retry: bool = False
+    service_account: str | None = None
+    local_subscription: str | None = None
+    delivery: Delivery | None = None
+    public: bool = False
+    invokers: tuple[str, ...] = ()
+    subscription: str | None = None
+
+    @property
+    def decorator(self) -> str:
+        """The functions-framework decorator the entry point must carry for this trigger."""
+        return "http" if self.type == "http" else "cloud_event"
+
+
+@dataclass(frozen=True)
+class Function:
+    folder: str
+    name: str
+    entry_point: str
+    trigger: Trigger
+    memory: str
+    cpu: str
+    concurrency: int
+    timeout_s: int
+    min_instances: int
+    max_instances: int
+    service_account: str
+    ingress: str
+    models: bool
+    env: Mapping[str, str]
+
+    @property
+    def model_version(self) -> str | None:
+        return self.env.get(MODEL_VERSION_VAR) if self.models else None
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    policy: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Spec:
+    runtime: str
+    environment: Mapping[str, EnvVar]
+    functions: Mapping[str, Function]
+
+
+def _take(raw: Mapping[str, Any], where: str, required: Sequence[str], optional: Sequence[str] = ()) -> None:
+    """Reject unknown keys (a typo would otherwise silently deploy a default) and missing ones."""
+    unknown = set(raw) - set(required) - set(optional)
+    missing = [key for key in required if key not in raw]
+    if unknown:
+        raise SpecError(f"{where}: unknown keys {sorted(unknown)}")
+    if missing:
+        raise SpecError(f"{where}: missing keys {missing}")
+
+
+def _trigger(raw: Mapping[str, Any], where: str) -> Trigger:
+    kind = raw.get("type")
+    if kind == "storage":
+        _take(
+            raw,
+            where,
+            ("type", "event_type", "bucket", "retry", "service_account", "local_subscription", "delivery"),
+        )
+        d = raw["delivery"]
+        _take(d, f"{where}.delivery", ("min_backoff_s", "max_backoff_s", "max_delivery_attempts", "dead_letter_topic"))
+        delivery = Delivery(
+            int(d["min_backoff_s"]), int(d["max_backoff_s"]), int(d["max_delivery_attempts"]), str(d["dead_letter_topic"])
+        )
+        return Trigger(
+            type="storage",
+            event_type=str(raw["event_type"]),
+            bucket=str(raw["bucket"]),
+            retry=bool(raw["retry"]),
+            service_account=str(raw["service_account"]),
+            local_subscription=str(raw["local_subscription"]),
+            delivery=delivery,
+        )
+    if kind == "http":
+        _take(raw, where, ("type", "public"), ("invokers",))
+        return Trigger(type="http", public=bool(raw["public"]), invokers=tuple(raw.get("invokers") or ()))
+    if kind == "pubsub_push":
+        # Deployed as a private HTTP function; the Terraform push subscription named here
+        # delivers to it with an OIDC token of the trigger service account.
+        _take(raw, where, ("type", "subscription", "service_account"))
+        return Trigger(
+            type="pubsub_push", subscription=str(raw["subscription"]), service_account=str(raw["service_account"])
+        )
+    raise SpecError(f"{where}.type must be one of {TRIGGER_TYPES}, not {kind!r}")
+
+
+def load_spec(path: Path = SPEC_PATH) -> Spec:
+    raw = yaml.safe_load(path.read_text())
+    _take(raw, str(path), ("runtime", "environment", "functions"))
+    environment: dict[str, EnvVar] = {}
+    for name, entry in (raw["environment"] or {}).items():
+        _take(entry, f"environment.{name}", ("policy", "why"))
+        if entry["policy"] not in ENV_POLICIES:
+            raise SpecError(f"environment.{name}.policy must be one of {ENV_POLICIES}")
+        environment[name] = EnvVar(name, str(entry["policy"]), str(entry["why"]))
+    functions: dict[str, Function] = {}
+    keys = (
+        "name",
+        "entry_point",
+        "trigger",
+        "memory",
+        "cpu",
+        "concurrency",
+        "timeout_s",
+        "min_instances",
+        "max_instances",
+        "service_account",
+        "ingress",
+        "models",
+        "env",
+    )
+    for folder, entry in (raw["functions"] or {}).items():
+        where = f"functions.{folder}"
+        _take(entry, where, keys)
+        functions[folder] = Function(
+            folder=folder,
+            name=str(entry["name"]),
+            entry_point=str(entry["entry_point"]),
+            trigger=_trigger(entry["trigger"], f"{where}.trigger"),
+            memory=str(entry["memory"]),
+            cpu=str(entry["cpu"]),
+            concurrency=int(entry["concurrency"]),
+            timeout_s=int(entry["timeout_s"]),
+            min_instances=int(entry["min_instances"]),
+            max_instances=int(entry["max_instances"]),
+            service_account=str(entry["service_account"]),
+            ingress=str(entry["ingress"]),
+            models=bool(entry["models"]),
+            env={str(k): str(v) for k, v in (entry["env"] or {}).items()},
+        )
+    return Spec(runtime=str(raw["runtime"]), environment=environment, functions=functions)
+
+
+# --- the plan ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to deploy: the values Cloud Build passes as substitutions."""
+
+    project: str
+    region: str
+    upload_bucket: str
+    model_bucket: str
+    tf_state_bucket: str
+    bundle_root: str = "build/functions"
+    python: str = ".venv/bin/python"
+
+    def substitutions(self) -> dict[str, str]:
+        return {
+            "PROJECT": self.project,
+            "REGION": self.region,
+            "UPLOAD_BUCKET": self.upload_bucket,
+            "MODEL_BUCKET": self.model_bucket,
+        }
+
+    def fill(self, value: str) -> str:
+        """Replace ${PROJECT} and friends; an unknown placeholder is an error, not a literal."""
+        try:
+            return string.Template(value).substitute(self.substitutions())
+        except (KeyError, ValueError) as error:
+            raise SpecError(f"unknown placeholder in {value!r}: {error}") from None
+
+    def sa_email(self, account_id: str) -> str:
+        return f"{account_id}@{self.project}.iam.gserviceaccount.com"
+
+    def topic_path(self, topic: str) -> str:
+        return f"projects/{self.project}/topics/{topic}"
+
+
+def _cmd(*argv: str) -> str:
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def _env_flag(env: Mapping[str, str]) -> str:
+    pairs = [f"{k}={v}" for k, v in sorted(env.items())]
+    # gcloud splits on commas; a value holding one needs gcloud's alternate-delimiter syntax.
+    if any("," in p for p in pairs):
+        return "--set-env-vars=^|^" + "|".join(pairs)
+    return "--set-env-vars=" + ",".join(pairs)
+
+
+def apis_phase(target: Target) -> list[str]:
+    return [_cmd("gcloud", "services", "enable", *APIS, f"--project={target.project}")]
+
+
+def terraform_vars(target: Target) -> dict[str, str]:
+    return {
+        "project": target.project,
+        "region": target.region,
+        "upload_bucket": target.upload_bucket,
+        "model_bucket": target.model_bucket,
+    }
+
+
+def infra_phase(target: Target) -> list[str]:
+    var_flags = [f"-var={k}={v}" for k, v in terraform_vars(target).items()]
+    return [
+        "# Buckets, Pub/Sub topics, dead-letter topics and subscriptions, service accounts and their",
+        "# roles, the Firestore database with its rules (infra/firestore.rules) and composite",
+        "# indexes, the retraining schedule and the training job: all in infra/*.tf.",
+        _cmd(
+            "terraform",
+            "-chdir=infra",
+            "init",
+            "-input=false",
+            f"-backend-config=bucket={target.tf_state_bucket}",
+            "-backend-config=prefix=fashiontag",
+        ),
+        _cmd("terraform", "-chdir=infra", "apply", "-input=false", "-auto-approve", *var_flags),
+    ]
+
+
+def package_phase(spec: Spec, target: Target) -> list[str]:
+    return [
+        _cmd(target.python, "scripts/package_function.py", fn.folder, f"{target.bundle_root}/{fn.folder}")
+        for fn in spec.functions.values()
+    ]
+
+
+def deploy_command(spec: Spec, fn: Function, target: Target) -> str:
+    argv = [
+        "gcloud",
+        "functions",
+        "deploy",
+        fn.name,
+        "--gen2",
+        f"--project={target.project}",
+        f"--region={target.region}",
+        f"--runtime={spec.runtime}",
+        f"--source={target.bundle_root}/{fn.folder}",
+        f"--entry-point={fn.entry_point}",
+    ]
+    trig = fn.trigger
+    if trig.type == "storage":
+        assert trig.event_type and trig.bucket and trig.service_account
+        argv += [
+            f"--trigger-event-filters=type={trig.event_type}",
+            f"--trigger-event-filters=bucket={target.fill(trig.bucket)}",
+            # Eventarc needs the trigger in the bucket's location; the bucket lives in REGION.
+            f"--trigger-location={target.region}",
+            f"--trigger-service-account={target.sa_email(trig.service_account)}",
+            "--retry" if trig.retry else "--no-retry",
+        ]
+    else:
+        # HTTP functions and Pub/Sub push targets alike: IAM-authenticated, never public.
+        argv += ["--trigger-http", "--no-allow-unauthenticated"]
+    argv += [
+        f"--memory={fn.memory}",
+        f"--cpu={fn.cpu}",
+        f"--timeout={fn.timeout_s}s",
+        f"--concurrency={fn.concurrency}",
+        f"--min-instances={fn.min_instances}",
+        f"--max-instances={fn.max_instances}",
+        f"--service-account={target.sa_email(fn.service_account)}",
+        f"--ingress-settings={fn.ingress}",
+        _env_flag({k: target.fill(v) for k, v in fn.env.items()}),
+        "--quiet",
+    ]
+    return _cmd(*argv)
+
+
+def _invoker(fn: Function, target: Target, member: str) -> str:
+    return _cmd(
+        "gcloud",
+        "functions",
+        "add-invoker-policy-binding",
+        fn.name,
+        f"--project={target.project}",
+        f"--region={target.region}",
+        f"--member={member}",
+    )
+
+
+def after_deploy(fn: Function, target: Target) -> list[str]:
+    """What can only be set once the function (its Cloud Run service, its trigger) exists."""
+    trig = fn.trigger
+    lines: list[str] = []
+    if trig.type in ("storage", "pubsub_push"):
+        assert trig.service_account
+        lines.append(_invoker(fn, target, f"serviceAccount:{target.sa_email(trig.service_account)}"))
+    lines += [_invoker(fn, target, member) for member in trig.invokers]
+    if trig.type == "storage":
+        assert trig.delivery
+        d = trig.delivery
+        where = f"--project={target.project}"
+        lines += [
+            "# Eventarc created the Pub/Sub subscription carrying the bucket's events; give it the",
+            f"# retry and dead-letter settings of its local stand-in {trig.local_subscription}.",
+            "TRIGGER=$("
+            + _cmd("gcloud", "functions", "describe", fn.name, "--gen2", where, f"--region={target.region}")
+            + " --format='value(eventTrigger.trigger)')",
+            "SUBSCRIPTION=$(gcloud eventarc triggers describe \"$TRIGGER\""
+            " --format='value(transport.pubsub.subscription)')",
+            'gcloud pubsub subscriptions update "$SUBSCRIPTION" '
+            + _cmd(
+                f"--dead-letter-topic={target.topic_path(d.dead_letter_topic)}",
+                f"--max-delivery-attempts={d.max_delivery_attempts}",
+                f"--min-retry-delay={d.min_backoff_s}s",
+                f"--max-retry-delay={d.max_backoff_s}s",
+            ),
+            "# Dead-lettering needs the Pub/Sub service agent to read the subscription.",
+            'gcloud pubsub subscriptions add-iam-policy-binding "$SUBSCRIPTION" '
+            '"--member=serviceAccount:service-${PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com" '
+            "--role=roles/pubsub.subscriber",
+        ]
+    return lines
+
+
+def functions_phase(spec: Spec, target: Target) -> list[str]:
+    lines = [
+        f"PROJECT_NUMBER=$(gcloud projects describe {shlex.quote(target.project)} --format='value(projectNumber)')"
+    ]
+    for fn in spec.functions.values():
+        lines += [f"# --- {fn.name} (functions/{fn.folder}, {fn.trigger.type} trigger)"]
+        lines += [deploy_command(spec, fn, target)]
+        lines += after_deploy(fn, target)
+    return lines
+
+
+def phases(spec: Spec, target: Target) -> dict[str, list[str]]:
+    return {
+        PHASES[0]: apis_phase(target),
+        PHASES[1]: infra_phase(target),
+        PHASES[2]: package_phase(spec, target),
+        PHASES[3]: functions_phase(spec, target),
+    }
+
+
+def render(plan: Mapping[str, list[str]]) -> str:
+    out = [
+        "# fashiontag deploy plan: the commands a deploy runs, in order. Nothing was run.",
+        "# Cloud Build runs each section as its own script (cloudbuild.yaml).",
+    ]
+    for name, lines in plan.items():
+        out += ["", f"# ===== {name} =====", *lines]
+    return "\n".join(out) + "\n"
+
+
+def write_scripts(plan: Mapping[str, list[str]], out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, lines in plan.items():
+        path = out_dir / name
+        path.write_text("#!/bin/sh\n# Written by scripts/deploy_plan.py; do not edit.\nset -eux\n" + "\n".join(lines) + "\n")
+        path.chmod(0o755)
+        written.append(path)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--project", required=True, help="Google Cloud project id")
+    parser.add_argument("--region", required=True, help="region of functions, buckets and jobs")
+    parser.add_argument("--upload-bucket", help="default: PROJECT-uploads (the code's default)")
+    parser.add_argument("--model-bucket", help="default: PROJECT-models")
+    parser.add_argument("--tf-state-bucket", help="default: PROJECT-tfstate (created once, docs/deploy.md)")
+    parser.add_argument("--spec", type=Path, default=SPEC_PATH, help="the declared functions")
+    parser.add_argument("--write-dir", type=Path, help="also write one sh script per phase here")
+    args = parser.parse_args(argv)
+    if not args.project or not args.region:
+        parser.error("--project and --region must not be empty (make deploy-plan PROJECT=... REGION=...)")
+    target = Target(
+        project=args.project,
+        region=args.region,
+        upload_bucket=args.upload_bucket or f"{args.project}-uploads",
+        model_bucket=args.model_bucket or f"{args.project}-models",
+        tf_state_bucket=args.tf_state_bucket or f"{args.project}-tfstate",
+    )
+    try:
+        plan = phases(load_spec(args.spec), target)
+    except SpecError as error:
+        print(f"deploy_plan: {error}", file=sys.stderr)
+        return 2
+    sys.stdout.write(render(plan))
+    if args.write_dir:
+        for path in write_scripts(plan, args.write_dir):
+            print(f"# wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The promotion gate: better by a margin overall, and no class falling beyond a bound."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fashiontag.evaluation import promotion_gate
+
+
+def _metrics(accuracy: float, per_class: dict[str, float], count: int = 5000) -> dict[str, Any]:
+    return {"count": count, "accuracy": accuracy, "per_class_accuracy": per_class}
+
+
+ACTIVE = _metrics(0.90, {"shirt": 0.70, "bag": 0.98})
+
+
+def test_clearly_better_candidate_is_promoted() -> None:
+    decision = promotion_gate(_metrics(0.92, {"shirt": 0.75, "bag": 0.98}), ACTIVE, 0.002, 0.02)
+    assert decision.promote
+
+
+def test_worse_candidate_is_refused() -> None:
+    decision = promotion_gate(_metrics(0.85, {"shirt": 0.60, "bag": 0.97}), ACTIVE, 0.002, 0.02)
+    assert not decision.promote
+    assert any("below the required" in r for r in decision.reasons)
+    assert any("shirt drops" in r for r in decision.reasons)
+
+
+def test_better_overall_but_one_class_regresses_is_refused() -> None:
+    decision = promotion_gate(_metrics(0.93, {"shirt": 0.65, "bag": 0.99}), ACTIVE, 0.002, 0.02)
+    assert not decision.promote
+    assert decision.reasons == ["class shirt drops from 70.0% to 65.0% (bound 2.0%)"]
+
+
+def test_equal_is_not_better() -> None:
+    assert not promotion_gate(ACTIVE, ACTIVE, 0.002, 0.02).promote
+
+
+def test_different_evaluation_sets_are_not_compared() -> None:
+    assert not promotion_gate(
+        _metrics(0.99, {"shirt": 0.9, "bag": 0.99}, count=100), ACTIVE, 0.0, 1.0
+    ).promote
+
+
+def test_first_version_needs_no_comparison() -> None:
+    assert promotion_gate(ACTIVE, None, 0.002, 0.02).promote
