@@ -1,20 +1,31 @@
 """The classify HTTP function's request handling, kept out of ``main.py`` to stay testable.
 
-``POST`` an image as the body (any image content type), or JSON ``{"uri": "gs://bucket/name"}``.
-The answer is the JSON of ``fashiontag classify``: 200 when classified, 422 when the image
-was rejected (with the rejection's code and message), 400 for a malformed request.
+- ``POST`` an image as the body (any image content type), or JSON
+  ``{"uri": "gs://bucket/name"}``; ``?version=V`` (or ``"version"`` in the JSON) picks a
+  registered version instead of the active one. The answer is the JSON of
+  ``fashiontag classify``: 200 when classified, 422 when the image was rejected, 400 for a
+  malformed request, 404 for an unknown version.
+- A Pub/Sub push from ``model-events`` (``model.promoted``) re-scores the products still
+  awaiting review with the newly promoted version.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import logging
 from typing import Any
 
 import flask
 from google.api_core import exceptions as gexc
 
-from fashiontag import clients, config, images
+from fashiontag import clients, config, images, registry, rescoring
 from fashiontag.classification import record, rejected
 from fashiontag.errors import Rejection
+from fashiontag.inference import CategoryModel
+from fashiontag.serving import active_category_model
+
+log = logging.getLogger(__name__)
 
 
 def _bad_request(message: str) -> tuple[dict[str, Any], int]:
@@ -33,12 +44,25 @@ def _read_gcs(uri: str) -> bytes:
     return data
 
 
+def _model(version: str | None) -> CategoryModel:
+    models = active_category_model()
+    return models.get() if not version else models.version(version)
+
+
 def classify_request(request: flask.Request) -> tuple[dict[str, Any], int]:
     if request.method != "POST":
         return {"error": 'POST an image, or JSON {"uri": "gs://..."}'}, 405
+    body = request.get_json(silent=True) if request.mimetype == "application/json" else None
+    if isinstance(body, dict) and "message" in body and "subscription" in body:
+        return handle_model_event(body["message"])
+    version = request.args.get("version") or (body or {}).get("version")
+    try:
+        model = _model(version)
+    except registry.RegistryError as error:
+        return {"error": str(error)}, 404
     try:
         if request.mimetype == "application/json":
-            uri = (request.get_json(silent=True) or {}).get("uri")
+            uri = (body or {}).get("uri")
             if not isinstance(uri, str):
                 return _bad_request('JSON body must be {"uri": "gs://bucket/object"}')
             data = _read_gcs(uri)
@@ -50,5 +74,18 @@ def classify_request(request: flask.Request) -> tuple[dict[str, Any], int]:
         return _bad_request(str(error))
     except Rejection as rejection:
         return rejected(rejection), 422
-    answer = record(data)
+    answer = record(data, model)
     return answer, 200 if answer["status"] == "ok" else 422
+
+
+def handle_model_event(message: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Pub/Sub push from model-events: re-score after a category promotion, ignore the rest."""
+    try:
+        event = json.loads(base64.b64decode(message.get("data", "")))
+    except (ValueError, TypeError):
+        log.error("dropping a model event that is not JSON")
+        return {"ignored": "not JSON"}, 200
+    if event.get("type") != "model.promoted" or event.get("model") != config.CATEGORY_MODEL_NAME:
+        return {"ignored": event.get("type")}, 200
+    model = active_category_model().version(str(event["version"]))
+    return rescoring.rescore_needs_review(model), 200

@@ -176,6 +176,30 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retrain(args: argparse.Namespace) -> int:
+    import time
+
+    from fashiontag import retraining
+
+    _use_stack_env(args)
+    params = {"epochs": args.epochs}
+    if args.bootstrap_limit:
+        params["bootstrap_limit"] = args.bootstrap_limit
+    request_id = retraining.request(args.model, os.environ.get("USER", "cli"), "cli", **params)
+    print(f"retrain request {request_id} published")
+    if not args.wait:
+        return 0
+    deadline = time.monotonic() + args.wait
+    while time.monotonic() < deadline:
+        run = retraining.get_run(request_id) or {}
+        if run.get("status") in (retraining.DONE, retraining.FAILED, retraining.SKIPPED):
+            print(json.dumps({k: run.get(k) for k in ("status", "outcome", "result", "error", "reason")}, default=str))
+            return 0 if run["status"] != retraining.FAILED else 1
+        time.sleep(2)
+    print(f"still running after {args.wait} s; see: fashiontag models list")
+    return 1
+
+
 # --- training and demo ----------------------------------------------------------------------
 
 
@@ -230,6 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", default=None, help="who does it (default: $USER)")
     p.add_argument("--reason", default=None, help="why (required to force a rejected version)")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("retrain", parents=[stack_opts], help="request a retraining run on the stack")
+    p.add_argument("--model", default=config.CATEGORY_MODEL_NAME)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--bootstrap-limit", type=int, default=None, help="Fashion-MNIST images to include")
+    p.add_argument("--wait", type=int, default=0, help="seconds to wait for the outcome")
+    p.set_defaults(func=cmd_retrain)
 
     p = sub.add_parser("train", help="train a model (imports TensorFlow)")
     p.add_argument("model", choices=[config.CATEGORY_MODEL_NAME])

@@ -153,3 +153,21 @@ def promotion_margin() -> float:
 def promotion_max_class_drop() -> float:
     """How far any one class's accuracy may fall in a promoted candidate."""
     return float(_env("FASHIONTAG_PROMOTION_MAX_CLASS_DROP", "0.02"))
+
+
+def region() -> str:
+    return _env("FASHIONTAG_REGION", "europe-west1")
+
+
+def training_backend() -> str:
+    """``subprocess`` on the local stack; ``cloud_run`` (a Cloud Run job execution) in the cloud."""
+    default = "subprocess" if os.environ.get("FIRESTORE_EMULATOR_HOST") else "cloud_run"
+    return _env("FASHIONTAG_TRAINING_BACKEND", default)
+
+
+def training_job() -> str:
+    return _env("FASHIONTAG_TRAINING_JOB", "fashiontag-train")
+
+
+def job_log_dir() -> Path:
+    return Path(_env("FASHIONTAG_JOB_LOG_DIR", "/tmp/fashiontag-jobs"))

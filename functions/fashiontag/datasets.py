@@ -38,8 +38,7 @@ def load_fashion_mnist(split: Split, root: Path | None = None) -> tuple[np.ndarr
     images_name, labels_name = _FILES[split]
     if not (root / images_name).is_file():
         raise DatasetMissing(
-            f"Fashion-MNIST not found under {root}; install the Debian package "
-            "dataset-fashion-mnist (make deps does)"
+            f"Fashion-MNIST not found under {root}; install the Debian package dataset-fashion-mnist (make deps does)"
         )
     return _read_idx(root / images_name), _read_idx(root / labels_name)
 

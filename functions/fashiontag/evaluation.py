@@ -30,8 +30,7 @@ def metrics(probs: np.ndarray, labels: np.ndarray, class_names: list[str]) -> di
     pred = probs.argmax(axis=1)
     matrix = confusion(labels, pred, len(class_names))
     per_class = {
-        name: float(matrix[i, i] / matrix[i].sum()) if matrix[i].sum() else None
-        for i, name in enumerate(class_names)
+        name: float(matrix[i, i] / matrix[i].sum()) if matrix[i].sum() else None for i, name in enumerate(class_names)
     }
     threshold = config.auto_accept_threshold()
     precision, coverage = calibration.precision_at(probs, labels, threshold)
@@ -79,11 +78,7 @@ def promotion_gate(
     for name, value in candidate["per_class_accuracy"].items():
         before = active["per_class_accuracy"].get(name)
         if value is not None and before is not None and before - value > max_class_drop:
-            reasons.append(
-                f"class {name} drops from {before:.1%} to {value:.1%} (bound {max_class_drop:.1%})"
-            )
+            reasons.append(f"class {name} drops from {before:.1%} to {value:.1%} (bound {max_class_drop:.1%})")
     if reasons:
         return GateDecision(False, reasons)
-    return GateDecision(
-        True, [f"accuracy {candidate['accuracy']:.2%} beats {active['accuracy']:.2%} by {gain:+.2%}"]
-    )
+    return GateDecision(True, [f"accuracy {candidate['accuracy']:.2%} beats {active['accuracy']:.2%} by {gain:+.2%}"])

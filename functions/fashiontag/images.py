@@ -79,9 +79,7 @@ def decode(data: bytes, limits: Limits) -> Photo:
         except Image.DecompressionBombError:
             raise _too_many_pixels(None, limits) from None
         except Exception:
-            raise Rejection(
-                "corrupt_image", f"The image file is damaged and cannot be opened. {_FRIENDLY}"
-            ) from None
+            raise Rejection("corrupt_image", f"The image file is damaged and cannot be opened. {_FRIENDLY}") from None
         width, height = img.size
         if width * height > limits.max_pixels:
             raise _too_many_pixels((width, height), limits)
@@ -92,9 +90,7 @@ def decode(data: bytes, limits: Limits) -> Photo:
                 f"{limits.min_side} pixels on each side to recognise a garment.",
             )
         if getattr(img, "n_frames", 1) > 1 and fmt in ("GIF", "WEBP", "PNG"):
-            raise Rejection(
-                "animated_image", f"Animated images are not accepted; upload a single photo. {_FRIENDLY}"
-            )
+            raise Rejection("animated_image", f"Animated images are not accepted; upload a single photo. {_FRIENDLY}")
         try:
             rgb = _to_rgb(img)
         except Rejection:
@@ -112,8 +108,7 @@ def decode(data: bytes, limits: Limits) -> Photo:
 def too_large(size: int, limits: Limits) -> Rejection:
     return Rejection(
         "file_too_large",
-        f"The file is {size / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:g} MB. "
-        "Please upload a smaller photo.",
+        f"The file is {size / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:g} MB. Please upload a smaller photo.",
     )
 
 

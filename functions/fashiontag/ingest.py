@@ -150,19 +150,13 @@ def _download(obj: StorageObject) -> bytes:
         raise images.too_large(obj.size, limits)
     if obj.size == 0:
         return b""  # a ranged read of an empty object is refused (416); decode rejects it
-    blob = (
-        clients.storage_client()
-        .bucket(obj.bucket)
-        .blob(obj.name, generation=int(obj.generation or 0) or None)
-    )
+    blob = clients.storage_client().bucket(obj.bucket).blob(obj.name, generation=int(obj.generation or 0) or None)
     try:
         data: bytes = blob.download_as_bytes(end=limits.max_bytes)
     except gexc.RequestRangeNotSatisfiable:
         return b""
     except gexc.NotFound:
-        raise Rejection(
-            "upload_missing", "The file was deleted or replaced before it could be processed."
-        ) from None
+        raise Rejection("upload_missing", "The file was deleted or replaced before it could be processed.") from None
     return data
 
 
@@ -192,13 +186,9 @@ def _thumbnail(result: Classified) -> bytes:
     return buf.getvalue()
 
 
-def _classified_fields(
-    result: Classified, derived: dict[str, str], data: bytes, latency_ms: float
-) -> dict[str, Any]:
+def _classified_fields(result: Classified, derived: dict[str, str], data: bytes, latency_ms: float) -> dict[str, Any]:
     category = result.category
-    status = (
-        config.AUTO_ACCEPTED if category.confidence >= config.auto_accept_threshold() else config.NEEDS_REVIEW
-    )
+    status = config.AUTO_ACCEPTED if category.confidence >= config.auto_accept_threshold() else config.NEEDS_REVIEW
     return {
         "status": status,
         "image.width": result.photo.width,

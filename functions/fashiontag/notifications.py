@@ -71,6 +71,13 @@ class Event:
             raise Malformed(f"{self.type} {self.event_id}: field {name!r} missing or not a string")
         return value
 
+    def recipient(self, name: str) -> str:
+        """A uid or "role:NAME" field; it must be usable as a Firestore document id."""
+        value = self.field(name)
+        if "/" in value or value in (".", "..") or len(value) > 128 or value.startswith("__"):
+            raise Malformed(f"{self.type} {self.event_id}: {name} {value[:40]!r} is no user id")
+        return value
+
 
 @dataclass(frozen=True)
 class Notice:
@@ -168,7 +175,7 @@ def _truncate(text: str, limit: int = _MAX_BODY_CHARS) -> str:
 
 
 def _product_classified(event: Event, product: dict[str, Any] | None) -> list[Notice]:
-    product_id, seller = event.field("product_id"), event.field("seller_id")
+    product_id, seller = event.field("product_id"), event.recipient("seller_id")
     photo = _file_name(event, product) or "photo"
     label, confidence = _category(event.payload.get("category"))
     described = _described(label, confidence)
@@ -197,23 +204,19 @@ def _product_classified(event: Event, product: dict[str, Any] | None) -> list[No
 
 
 def _product_rejected(event: Event, product: dict[str, Any] | None) -> list[Notice]:
-    product_id, seller = event.field("product_id"), event.field("seller_id")
+    product_id, seller = event.field("product_id"), event.recipient("seller_id")
     photo = _file_name(event, product) or "photo"
     rejection = event.payload.get("rejection") or {}
     reason = rejection.get("message") if isinstance(rejection, dict) else None
     reason = reason or "it could not be processed."
     code = rejection.get("code") if isinstance(rejection, dict) else None
     return [
-        Notice(
-            seller, event.type, "Photo rejected", f"Your photo {photo} was rejected: {reason}", product_id
-        ),
+        Notice(seller, event.type, "Photo rejected", f"Your photo {photo} was rejected: {reason}", product_id),
         Notice(
             MANAGERS,
             event.type,
             "Upload rejected",
-            f"The photo {photo} from seller {seller} was rejected"
-            + (f" ({code})" if code else "")
-            + f": {reason}",
+            f"The photo {photo} from seller {seller} was rejected" + (f" ({code})" if code else "") + f": {reason}",
             product_id,
         ),
     ]
@@ -228,7 +231,7 @@ def _product_label(event: Event, product: dict[str, Any] | None) -> str:
 
 
 def _product_reviewed(event: Event, product: dict[str, Any] | None) -> list[Notice]:
-    product_id, seller = event.field("product_id"), event.field("seller_id")
+    product_id, seller = event.field("product_id"), event.recipient("seller_id")
     status = event.payload.get("status") or (product or {}).get("status")
     outcome = f" It is now {status.replace('_', ' ')}." if isinstance(status, str) and status else ""
     return [
@@ -243,7 +246,7 @@ def _product_reviewed(event: Event, product: dict[str, Any] | None) -> list[Noti
 
 
 def _product_published(event: Event, product: dict[str, Any] | None) -> list[Notice]:
-    product_id, seller = event.field("product_id"), event.field("seller_id")
+    product_id, seller = event.field("product_id"), event.recipient("seller_id")
     return [
         Notice(
             seller,
@@ -293,7 +296,7 @@ _ROLE_NAMES = {"seller": "a seller", "manager": "a manager", "buyer": "a buyer"}
 
 
 def _message_sent(event: Event, product: dict[str, Any] | None) -> list[Notice]:
-    to, text = event.field("to"), event.field("text")
+    to, text = event.recipient("to"), event.field("text")
     sender = _ROLE_NAMES.get(str(event.payload.get("from_role")), "someone")
     product_id = event.payload.get("product_id")
     return [
@@ -459,11 +462,18 @@ def _push(nid: str, notice: Notice) -> int:
 
 
 def fcm_message(record: dict[str, Any]) -> Any:
-    """The ``messaging.MulticastMessage`` for a push record."""
+    """The ``messaging.MulticastMessage`` for a push record.
+
+    Cloud Messaging now addresses devices by Firebase installation id (FID); registration
+    tokens, which contain a colon (FIDs never do), still work but are deprecated, so
+    ``device_tokens`` may hold either and each goes where it belongs.
+    """
     from firebase_admin import messaging
 
+    legacy = [t for t in record["tokens"] if ":" in t]
     return messaging.MulticastMessage(
-        tokens=list(record["tokens"]),
+        fids=[t for t in record["tokens"] if ":" not in t] or None,
+        tokens=legacy or None,
         notification=messaging.Notification(title=record["title"], body=record["body"]),
         data=dict(record["data"]),
     )

@@ -108,9 +108,7 @@ def promote(name: str, version: str, by: str, reason: str = "") -> dict[str, Any
         if not target.exists:
             raise RegistryError(f"{name} {version} is not registered")
         if (target.to_dict() or {}).get("status") == REJECTED and not reason:
-            raise RegistryError(
-                f"{name} {version} was rejected by the promotion gate; give a reason to force it"
-            )
+            raise RegistryError(f"{name} {version} was rejected by the promotion gate; give a reason to force it")
         current = (pointer.to_dict() or {}) if pointer.exists else {}
         previous = current.get("active_version")
         activations = list(current.get("activations", []))

@@ -60,9 +60,7 @@ class Taxonomy:
 
 def parse(text: str) -> Taxonomy:
     raw = yaml.safe_load(text)
-    families = {
-        fid: Family(id=fid, name=f["name"], values=tuple(f["values"])) for fid, f in raw["families"].items()
-    }
+    families = {fid: Family(id=fid, name=f["name"], values=tuple(f["values"])) for fid, f in raw["families"].items()}
     categories = tuple(
         Category(id=c["id"], name=c["name"], families=tuple(families[f] for f in c.get("families", [])))
         for c in raw["categories"]

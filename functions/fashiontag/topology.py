@@ -54,6 +54,17 @@ LOCAL_SUBSCRIPTIONS: tuple[PushSubscription, ...] = (
         PushSubscription(name=f"{topic}-notify", topic=topic, target="notify")
         for topic in (config.TOPIC_PRODUCT_EVENTS, config.TOPIC_MODEL_EVENTS, config.TOPIC_MESSAGE_EVENTS)
     ),
+    # classify re-scores the products awaiting review when a category version is promoted.
+    PushSubscription(name="model-events-classify", topic=config.TOPIC_MODEL_EVENTS, target="classify"),
+    # retrain records the request and starts a job, so it answers within the ack deadline;
+    # a request that keeps failing goes to the dead-letter topic after five attempts.
+    PushSubscription(
+        name="retrain-requests-retrain",
+        topic=config.TOPIC_RETRAIN_REQUESTS,
+        target="retrain",
+        max_delivery_attempts=5,
+        retry=RetryPolicy(minimum_backoff_s=10, maximum_backoff_s=300),
+    ),
 )
 
 

@@ -40,9 +40,7 @@ def upload_files(paths: Sequence[Path], seller_id: str, progress: bool = True) -
             content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             blob.upload_from_filename(str(path), content_type=content_type)
             generation = str(blob.generation)
-            done.append(
-                Uploaded(path, bucket.name, name, generation, product_id_for(bucket.name, name, generation))
-            )
+            done.append(Uploaded(path, bucket.name, name, generation, product_id_for(bucket.name, name, generation)))
             bar.update(path.stat().st_size)
             bar.set_postfix_str(path.name[-30:])
     return done

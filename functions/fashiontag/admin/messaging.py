@@ -1,0 +1,198 @@
+"""Messages between people, managers' notices, and reading notifications.
+
+- ``messages/{id}`` ``{from, from_role, to, product_id, text, created_at}``; ``to`` is a uid or
+  ``role:manager``. Buyers' feedback is a message to ``role:manager`` about a product. Every
+  message is announced as ``message.sent`` on message-events; notify turns it into a
+  notification for its addressee.
+- Managers also write ``notifications/{id}`` directly (kind ``manager.notice``).
+
+Ids derive from the sender and the ``request_id`` the page sends with each form, so a retried
+request creates nothing twice and announces the same event id again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import uuid
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+
+from fashiontag import clients, config, events
+from fashiontag.admin import identity, review
+from fashiontag.admin.errors import Forbidden, Invalid, NotFound
+from fashiontag.admin.identity import BUYER, MANAGER, SELLER, Principal
+
+MESSAGES = "messages"
+NOTIFICATIONS = "notifications"
+MANAGERS = "role:manager"
+ROLE_PREFIX = "role:"
+NOTICE_KIND = "manager.notice"
+MAX_TEXT = 2000
+MAX_TITLE = 120
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def _db() -> firestore.Client:
+    return clients.firestore_client()
+
+
+def _request_id(value: Any) -> str:
+    if value is None or value == "":
+        return uuid.uuid4().hex
+    if not isinstance(value, str) or not _REQUEST_ID.match(value):
+        raise Invalid("request_id must be 8 to 64 letters, digits, '-' or '_'")
+    return value
+
+
+def _text(value: Any, name: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"Write a {name} first.")
+    text = value.strip()
+    if len(text) > limit:
+        raise Invalid(f"The {name} is too long ({len(text)} characters; at most {limit}).")
+    return text
+
+
+def _derived_id(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def _recipient(principal: Principal, to: Any) -> str:
+    """Who a message may go to: sellers and buyers write to the managers; managers to anyone."""
+    if principal.role != MANAGER:
+        if to not in (None, "", MANAGERS):
+            raise Forbidden("Sellers and buyers can write to the managers only.")
+        return MANAGERS
+    if to == MANAGERS:
+        return MANAGERS
+    if not isinstance(to, str) or identity.get_user(to) is None:
+        raise Invalid("Choose who the message is for.")
+    return to
+
+
+def _product_for(principal: Principal, product_id: Any) -> str | None:
+    """The product a message is about, if the sender may talk about it."""
+    if product_id in (None, ""):
+        return None
+    if not isinstance(product_id, str):
+        raise Invalid("product_id must be a product id")
+    product = review.get_product(product_id)  # NotFound for an unknown id
+    if principal.role == SELLER and product.get("seller_id") != principal.uid:
+        raise NotFound("No such product.")
+    if principal.role == BUYER and product.get("status") != config.PUBLISHED:
+        raise NotFound("No such product.")
+    return product_id
+
+
+def send_message(
+    principal: Principal, to: Any, text: Any, product_id: Any = None, request_id: Any = None
+) -> dict[str, Any]:
+    recipient = _recipient(principal, to)
+    body = _text(text, "message", MAX_TEXT)
+    about = _product_for(principal, product_id)
+    message_id = _derived_id("message", principal.uid, _request_id(request_id))
+    doc = {
+        "from": principal.uid,
+        "from_email": principal.email,
+        "from_role": principal.role,
+        "to": recipient,
+        "product_id": about,
+        "text": body,
+        "created_at": firestore.SERVER_TIMESTAMP,
+    }
+    ref = _db().collection(MESSAGES).document(message_id)
+    try:
+        ref.create(doc)
+    except gexc.AlreadyExists:
+        doc = ref.get().to_dict() or doc  # a retried request: announce what was stored
+    payload = {key: doc.get(key) for key in ("from", "from_role", "to", "product_id", "text")}
+    events.publish(
+        config.TOPIC_MESSAGE_EVENTS,
+        "message.sent",
+        f"message.sent:{message_id}",
+        {
+            "message_id": message_id,
+            **payload,
+        },
+    )
+    return {"message_id": message_id, **payload}
+
+
+def send_notice(
+    principal: Principal, to: Any, title: Any, body: Any, product_id: Any = None, request_id: Any = None
+) -> dict[str, Any]:
+    """A manager's notification, written directly (no event)."""
+    identity.require(principal, MANAGER)
+    if isinstance(to, str) and to.startswith(ROLE_PREFIX):
+        if to[len(ROLE_PREFIX) :] not in identity.ROLES:
+            raise Invalid(f"'{to}' is not a role")
+    elif not isinstance(to, str) or identity.get_user(to) is None:
+        raise Invalid("Choose who the notification is for.")
+    about = _product_for(principal, product_id)
+    notification_id = _derived_id(NOTICE_KIND, principal.uid, _request_id(request_id))
+    doc = {
+        "to": to,
+        "kind": NOTICE_KIND,
+        "title": _text(title, "title", MAX_TITLE),
+        "body": _text(body, "notification", MAX_TEXT),
+        "product_id": about,
+        "read": False,
+        "from": principal.uid,
+        "created_at": firestore.SERVER_TIMESTAMP,
+    }
+    with contextlib.suppress(gexc.AlreadyExists):  # a retried request
+        _db().collection(NOTIFICATIONS).document(notification_id).create(doc)
+    return {"notification_id": notification_id, "to": to}
+
+
+def _by_time(rows: list[dict[str, Any]], field: str = "created_at") -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: str(r.get(field, "")), reverse=True)
+
+
+def _where(collection: str, field: str, value: str, limit: int) -> list[dict[str, Any]]:
+    query = _db().collection(collection).where(filter=firestore.FieldFilter(field, "==", value)).limit(limit)
+    return [{"id": snap.id, **(snap.to_dict() or {})} for snap in query.stream()]
+
+
+def messages_for(principal: Principal, from_role: str = "", limit: int = 200) -> list[dict[str, Any]]:
+    """Managers read every message (optionally only those from one role); others their own."""
+    if principal.role == MANAGER:
+        query: Any = _db().collection(MESSAGES)
+        if from_role:
+            if from_role not in identity.ROLES:
+                raise Invalid(f"'{from_role}' is not a role")
+            query = query.where(filter=firestore.FieldFilter("from_role", "==", from_role))
+        else:
+            query = query.order_by("created_at", direction=firestore.Query.DESCENDING)
+        return _by_time([{"id": s.id, **(s.to_dict() or {})} for s in query.limit(limit).stream()])
+    rows = {m["id"]: m for m in _where(MESSAGES, "from", principal.uid, limit)}
+    rows.update({m["id"]: m for m in _where(MESSAGES, "to", principal.uid, limit)})
+    return _by_time(list(rows.values()))[:limit]
+
+
+def notifications_for(principal: Principal, limit: int = 100) -> list[dict[str, Any]]:
+    """The caller's notifications: addressed to them, or to their role."""
+    rows = _where(NOTIFICATIONS, "to", principal.uid, limit)
+    rows += _where(NOTIFICATIONS, "to", f"{ROLE_PREFIX}{principal.role}", limit)
+    return _by_time(rows)[:limit]
+
+
+def mark_read(principal: Principal, notification_id: str) -> None:
+    if not re.match(r"^[A-Za-z0-9_-]{1,128}$", notification_id or ""):
+        raise NotFound("No such notification.")
+    ref = _db().collection(NOTIFICATIONS).document(notification_id)
+    snap = ref.get()
+    doc = snap.to_dict() or {}
+    if not snap.exists or doc.get("to") not in (principal.uid, f"{ROLE_PREFIX}{principal.role}"):
+        raise NotFound("No such notification.")
+    if not doc.get("read"):
+        ref.update({"read": True, "read_at": firestore.SERVER_TIMESTAMP})
+
+
+def recent_messages(limit: int = 100) -> list[dict[str, Any]]:
+    query = _db().collection(MESSAGES).order_by("created_at", direction=firestore.Query.DESCENDING).limit(limit)
+    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream()]

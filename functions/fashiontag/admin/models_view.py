@@ -1,0 +1,106 @@
+"""What managers see of the models: the registry's versions with their reports, and retraining.
+
+The registry (``fashiontag.registry``) keeps ``models/{name}`` and its ``versions``; this module
+only reads them, serves a version's report files from the model bucket, and publishes a
+retrain request. Promotion and rollback stay with the registry's own tools.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from google.cloud import firestore
+
+from fashiontag import clients, config, registry, retraining
+from fashiontag.admin.errors import Invalid, NotFound
+from fashiontag.admin.identity import Principal
+
+# Report files a manager may open from the model bucket, by extension.
+REPORT_TYPES = {".json": "application/json", ".png": "image/png", ".md": "text/plain; charset=utf-8"}
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+def _summary(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """The handful of numbers worth a glance, whatever the version's metrics hold."""
+    picked: list[tuple[str, str]] = []
+
+    def add(label: str, value: Any) -> None:
+        if isinstance(value, bool) or value is None:
+            return
+        if isinstance(value, int | float):
+            picked.append((label, f"{value:.3f}" if isinstance(value, float) else str(value)))
+
+    frozen = metrics.get("frozen_eval") or {}
+    add("frozen-set accuracy", frozen.get("accuracy") if isinstance(frozen, dict) else None)
+    add("test accuracy", metrics.get("test_accuracy"))
+    add("photo accuracy", metrics.get("photo_accuracy"))
+    report = metrics.get("report") or {}
+    if isinstance(report, dict):
+        add("test accuracy", report.get("test_accuracy") or report.get("accuracy"))
+    for key, value in metrics.items():
+        if key not in ("test_accuracy", "photo_accuracy") and isinstance(value, int | float):
+            add(key.replace("_", " "), value)
+    return picked
+
+
+def models() -> list[dict[str, Any]]:
+    """Every model in the registry with its versions, newest first; [] before the first one."""
+    found = []
+    for snap in clients.firestore_client().collection(config.MODELS).stream():
+        doc = snap.to_dict() or {}
+        versions = []
+        for version in reversed(registry.list_versions(snap.id)):
+            metrics = version.get("metrics") or {}
+            gate = metrics.get("gate") if isinstance(metrics.get("gate"), dict) else {}
+            artifacts = version.get("artifacts") or {}
+            versions.append(
+                {
+                    **version,
+                    "version": version.get("version", ""),
+                    "summary": _summary(metrics),
+                    "gate_reasons": (gate or {}).get("reasons") or [],
+                    "report_files": [f for f in artifacts.get("files", []) if _report_type(f)],
+                }
+            )
+        found.append({"name": snap.id, "active_version": doc.get("active_version"), "versions": versions})
+    return found
+
+
+def runs(limit: int = 20) -> list[dict[str, Any]]:
+    query = (
+        clients.firestore_client()
+        .collection(config.RETRAIN_RUNS)
+        .order_by("created_at", direction=firestore.Query.DESCENDING)
+        .limit(limit)
+    )
+    return [{"id": snap.id, **(snap.to_dict() or {})} for snap in query.stream()]
+
+
+def _report_type(file_name: str) -> str | None:
+    for ext, content_type in REPORT_TYPES.items():
+        if file_name.endswith(ext):
+            return content_type
+    return None
+
+
+def report_file(name: str, version: str, file_name: str) -> tuple[bytes, str]:
+    """One report file of a registered version (only files its record lists)."""
+    if not all(_NAME.match(part or "") for part in (name, version, file_name)):
+        raise NotFound("No such report file.")
+    record = registry.get_version(name, version)
+    files = ((record or {}).get("artifacts") or {}).get("files", [])
+    content_type = _report_type(file_name)
+    if record is None or file_name not in files or content_type is None:
+        raise NotFound("No such report file.")
+    artifacts = record["artifacts"]
+    bucket = clients.storage_client().bucket(artifacts.get("bucket") or config.model_bucket())
+    blob = bucket.blob(f"{artifacts.get('prefix') or registry.artifact_prefix(name, version)}{file_name}")
+    return blob.download_as_bytes(end=20_000_000), content_type
+
+
+def request_retraining(principal: Principal, model: Any) -> str:
+    model = model or config.CATEGORY_MODEL_NAME
+    if model not in retraining.TRAINABLE_MODELS:
+        raise Invalid(f"'{model}' cannot be retrained (trainable: {', '.join(retraining.TRAINABLE_MODELS)})")
+    return retraining.request(str(model), principal.uid, "admin")

@@ -1,0 +1,214 @@
+"""The dominant colours of the garment in a photo, measured from its pixels (not learned).
+
+The backdrop is estimated from the photo's border (``images.background``); pixels far enough
+from it in CIE Lab are the garment. Those are clustered (seeded k-means in Lab), each cluster is
+named by the nearest entry of a small palette of named colours, clusters with the same name are
+merged, and the result is each name's share of the garment's pixels. ``hex`` is the measured
+mean colour of the pixels behind a name (what the swatch should show); ``PALETTE`` holds the
+reference colour of every name.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from fashiontag import images
+
+# Named colours a buyer would search by; each name's reference colour, as hex.
+PALETTE: tuple[tuple[str, str], ...] = (
+    ("black", "#141414"),
+    ("charcoal", "#3a3f44"),
+    ("grey", "#808080"),
+    ("light grey", "#c4c4c4"),
+    ("white", "#f7f7f5"),
+    ("cream", "#f2ead3"),
+    ("beige", "#d9c8a9"),
+    ("khaki", "#b9a87e"),
+    ("tan", "#c49a6c"),
+    ("brown", "#6e4a2f"),
+    ("burgundy", "#7a1f2e"),
+    ("red", "#c62828"),
+    ("pink", "#f2a2b8"),
+    ("coral", "#e8736c"),
+    ("orange", "#ee7f2d"),
+    ("yellow", "#f2d04a"),
+    ("mustard", "#c9a227"),
+    ("olive", "#6b6e2f"),
+    ("green", "#2e7d4f"),
+    ("teal", "#1f7a7a"),
+    ("navy", "#1d2745"),
+    ("blue", "#2e5eaa"),
+    ("denim", "#4e6e9c"),
+    ("light blue", "#a8c4e0"),
+    ("purple", "#6a3f98"),
+    ("lavender", "#b7a5d6"),
+)
+
+# Work on a copy at most this many pixels a side: shares need a few thousand garment pixels,
+# not hundreds of thousands, and box-averaging also evens out sensor and JPEG noise.
+_SIDE = 200
+# Colour distance (CIE76 delta E) from the backdrop above which a pixel is garment: above the
+# noise of a plain or gradient backdrop and the soft shadow a garment casts on it.
+_MIN_DELTA_E = 12.0
+# Fewer garment pixels than this share of the photo is no garment (dust, a crease, noise).
+_MIN_FOREGROUND = 0.004
+_MAX_SAMPLES = 20_000
+_CLUSTERS = 5
+_ITERATIONS = 8
+
+
+def _hex_to_rgb(value: str) -> tuple[int, int, int]:
+    return int(value[1:3], 16), int(value[3:5], 16), int(value[5:7], 16)
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB (..., 3) in 0..255 to CIE Lab (D65), float64."""
+    c = np.asarray(rgb, dtype=np.float64) / 255.0
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ _RGB_TO_XYZ.T
+    xyz /= _WHITE
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    lab = np.empty_like(f)
+    lab[..., 0] = 116.0 * f[..., 1] - 16.0
+    lab[..., 1] = 500.0 * (f[..., 0] - f[..., 1])
+    lab[..., 2] = 200.0 * (f[..., 1] - f[..., 2])
+    return lab
+
+
+_RGB_TO_XYZ = np.array(
+    [
+        [0.4124564, 0.3575761, 0.1804375],
+        [0.2126729, 0.7151522, 0.0721750],
+        [0.0193339, 0.1191920, 0.9503041],
+    ]
+)
+_WHITE = np.array([0.95047, 1.0, 1.08883])
+_PALETTE_NAMES = [name for name, _ in PALETTE]
+_PALETTE_LAB = rgb_to_lab(np.array([_hex_to_rgb(value) for _, value in PALETTE], dtype=np.float64))
+
+
+# Lightness counts less than hue and chroma when naming: shading and folds make one fabric
+# lighter and darker, and a red garment's shadows should stay red, not turn burgundy.
+_NAMING_WEIGHTS = np.array([0.5, 1.0, 1.0])
+
+
+def name_of(lab: np.ndarray) -> str:
+    """The palette name nearest to one Lab colour."""
+    distance = (((_PALETTE_LAB - lab) * _NAMING_WEIGHTS) ** 2).sum(axis=1)
+    return _PALETTE_NAMES[int(np.argmin(distance))]
+
+
+def _to_hex(rgb: np.ndarray) -> str:
+    r, g, b = (round(float(x)) for x in np.clip(rgb, 0, 255))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def _shrink(rgb: np.ndarray) -> np.ndarray:
+    arr = np.asarray(rgb)
+    if arr.ndim != 3 or arr.shape[2] < 3:
+        raise ValueError(f"expected an (H, W, 3) RGB array, got shape {arr.shape}")
+    arr = arr[..., :3]
+    if arr.dtype != np.uint8:
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    factor = math.ceil(max(arr.shape[:2]) / _SIDE)
+    if factor <= 1:
+        return arr
+    return np.asarray(Image.fromarray(np.ascontiguousarray(arr), "RGB").reduce(factor))
+
+
+def _neighbours(mask: np.ndarray) -> np.ndarray:
+    """How many of each pixel's 3x3 neighbourhood (itself included) are set."""
+    padded = np.pad(mask, 1).astype(np.uint8)
+    h, w = mask.shape
+    count = np.zeros((h, w), dtype=np.uint8)
+    for dy in range(3):
+        for dx in range(3):
+            count += padded[dy : dy + h, dx : dx + w]
+    return count
+
+
+def foreground(rgb: np.ndarray) -> np.ndarray:
+    """Boolean mask of the garment's pixels in ``rgb`` (H, W, 3), by distance to the backdrop."""
+    lab = rgb_to_lab(rgb)
+    delta = np.sqrt(((lab - rgb_to_lab(images.background(rgb))) ** 2).sum(axis=-1))
+    # A noisy backdrop raises the bar: the border is mostly backdrop, so its median is noise.
+    h, w = delta.shape
+    b = max(2, min(h, w) // 40)
+    border = np.concatenate([delta[:b].ravel(), delta[-b:].ravel(), delta[:, :b].ravel(), delta[:, -b:].ravel()])
+    mask = delta > max(_MIN_DELTA_E, 4.0 * float(np.median(border)))
+    # Keep pixels inside the garment: lone specks are noise, and the outline's pixels blend
+    # garment and backdrop into a colour that is neither.
+    count = _neighbours(mask)
+    core = mask & (count == 9)
+    minimum = max(25, int(_MIN_FOREGROUND * h * w))
+    if core.sum() >= minimum:
+        return core
+    cleaned = mask & (count >= 5)  # a thin garment has little or no core: keep its body instead
+    return cleaned if cleaned.sum() >= minimum else np.zeros_like(mask)
+
+
+def _kmeans(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded k-means (k-means++ start): (centres, label of every point)."""
+    rng = np.random.default_rng(0)
+    centres = [points[int(rng.integers(len(points)))]]
+    nearest = ((points - centres[0]) ** 2).sum(axis=1)
+    for _ in range(1, k):
+        total = float(nearest.sum())
+        if total <= 0:
+            break
+        centres.append(points[int(rng.choice(len(points), p=nearest / total))])
+        nearest = np.minimum(nearest, ((points - centres[-1]) ** 2).sum(axis=1))
+    centre_arr = np.array(centres)
+    labels = np.zeros(len(points), dtype=np.intp)
+    squared = (points**2).sum(axis=1)[:, None]
+    for iteration in range(_ITERATIONS):
+        distances = squared - 2.0 * points @ centre_arr.T + (centre_arr**2).sum(axis=1)[None, :]
+        new_labels = distances.argmin(axis=1)
+        if iteration and np.array_equal(new_labels, labels):
+            break
+        labels = new_labels
+        for j in range(len(centre_arr)):
+            members = points[labels == j]
+            if len(members):
+                centre_arr[j] = members.mean(axis=0)
+    return centre_arr, labels
+
+
+def dominant_colours(rgb: np.ndarray, max_colours: int = 3, min_share: float = 0.05) -> list[dict[str, Any]]:
+    """Up to ``max_colours`` ``{"name", "hex", "share"}`` of the garment, largest share first.
+
+    ``share`` is the part of the garment's pixels (not the photo's) the colour covers, rounded
+    down to 3 decimals, so the shares sum to at most 1; names under ``min_share`` are left out.
+    A photo where no garment stands out from the backdrop gives ``[]``.
+    """
+    small = _shrink(rgb)
+    mask = foreground(small)
+    if not mask.any():
+        return []
+    pixels = small[mask].astype(np.float64)
+    if len(pixels) > _MAX_SAMPLES:
+        # Evenly spaced rather than random: the same photo always gives the same answer.
+        pixels = pixels[np.linspace(0, len(pixels) - 1, _MAX_SAMPLES).astype(np.intp)]
+    lab = rgb_to_lab(pixels)
+    centres, labels = _kmeans(lab, min(_CLUSTERS, len(lab)))
+    counts: dict[str, int] = {}
+    sums: dict[str, np.ndarray] = {}
+    for j, centre in enumerate(centres):
+        members = labels == j
+        n = int(members.sum())
+        if n == 0:
+            continue
+        name = name_of(centre)
+        counts[name] = counts.get(name, 0) + n
+        sums[name] = sums.get(name, np.zeros(3)) + pixels[members].sum(axis=0)
+    result: list[dict[str, Any]] = [
+        {"name": name, "hex": _to_hex(sums[name] / n), "share": math.floor(n / len(lab) * 1000) / 1000}
+        for name, n in counts.items()
+    ]
+    result = [c for c in result if c["share"] >= min_share]
+    result.sort(key=lambda c: (-c["share"], c["name"]))
+    return result[:max_colours]

@@ -1,0 +1,118 @@
+"""Retraining on the stack: requests recorded once, a worse candidate never promoted, a better
+one promoted and served without a redeploy, rollback and delete through the registry."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from functions_framework import create_app
+
+from fashiontag import config, registry, retraining
+from fashiontag.local.stack import StackConfig
+from tests import corpus
+from tests.helpers import EventTap, upload, wait_finished
+
+SOURCE = Path(__file__).resolve().parents[2] / "functions" / "retrain" / "main.py"
+MODEL = config.CATEGORY_MODEL_NAME
+
+
+@pytest.fixture
+def model_events(stack: StackConfig) -> Iterator[EventTap]:
+    tap = EventTap(stack.url("pubsub"), stack.project, config.TOPIC_MODEL_EVENTS)
+    yield tap
+    tap.close()
+
+
+def _push(body: dict[str, Any], message_id: str) -> dict[str, Any]:
+    return {
+        "headers": {
+            "ce-specversion": "1.0",
+            "ce-id": message_id,
+            "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+            "ce-source": "//pubsub.googleapis.com/projects/demo-fashiontag/topics/retrain-requests",
+        },
+        "json": {"message": {"data": base64.b64encode(json.dumps(body).encode()).decode(), "messageId": message_id}},
+    }
+
+
+def _wait_run(request_id: str, timeout_s: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run = retraining.get_run(request_id) or {}
+        if run.get("status") in (retraining.DONE, retraining.FAILED, retraining.SKIPPED):
+            return run
+        time.sleep(1)
+    raise AssertionError(f"retrain run {request_id} not finished: {retraining.get_run(request_id)}")
+
+
+def test_a_request_delivered_twice_is_one_run(stack: StackConfig) -> None:
+    client = create_app("retrain", str(SOURCE), "cloudevent").test_client()
+    body = {"type": "retrain.requested", "request_id": "twice", "model": MODEL, "min_new_labels": 10**6}
+    assert client.post("/", **_push(body, "m1")).status_code == 200
+    assert client.post("/", **_push(body, "m2")).status_code == 200
+    run = retraining.get_run("twice")
+    assert run is not None and run["status"] == retraining.SKIPPED
+    assert "new labels" in run["reason"]
+
+
+def test_invalid_requests_are_recorded_and_acknowledged(stack: StackConfig) -> None:
+    client = create_app("retrain", str(SOURCE), "cloudevent").test_client()
+    assert client.post("/", **_push({"request_id": "bad", "model": "nope"}, "m3")).status_code == 200
+    assert "no trainer" in (retraining.get_run("bad") or {})["error"]
+    poison = _push({}, "m4")
+    poison["json"]["message"]["data"] = base64.b64encode(b"not json").decode()
+    assert client.post("/", **poison).status_code == 200
+
+
+@pytest.mark.training
+def test_worse_is_refused_better_is_promoted_and_served(
+    stack: StackConfig, seller: str, model_events: EventTap
+) -> None:
+    # 1. A deliberately poor candidate (200 images, 1 epoch) against the shipped baseline.
+    weak = retraining.request(MODEL, "test", "test", epochs=1, bootstrap_limit=200)
+    run = _wait_run(weak)
+    assert run["status"] == retraining.DONE, run
+    assert run["outcome"] == "rejected"
+    weak_version = run["version"]
+    assert registry.active_version(MODEL) == "v1"
+    assert registry.get_version(MODEL, weak_version)["status"] == registry.REJECTED  # type: ignore[index]
+    with pytest.raises(registry.RegistryError):
+        registry.promote(MODEL, weak_version, "test")  # the gate's verdict needs a reason to override
+
+    # 2. A manager forces it live anyway; a better candidate must then win through the gate.
+    registry.promote(MODEL, weak_version, "test", reason="test: start from a weak model")
+    better = retraining.request(MODEL, "test", "test", epochs=2, bootstrap_limit=3000)
+    run = _wait_run(better)
+    assert run["status"] == retraining.DONE and run["outcome"] == "promoted", run
+    better_version = run["version"]
+    assert registry.active_version(MODEL) == better_version
+    assert run["result"]["candidate_accuracy"] > run["result"]["active_accuracy"]
+    types = [e["data"]["type"] for e in model_events.drain()]
+    assert types.count("model.trained") == 2 and "model.rejected" in types and "model.promoted" in types
+
+    # 3. on_upload serves the promoted version without a redeploy (refresh every 5 s locally).
+    buf = io.BytesIO()
+    corpus.garment_photo(5).save(buf, "JPEG")
+    deadline = time.monotonic() + 30
+    served = None
+    n = 0
+    while time.monotonic() < deadline and served != better_version:
+        _, product_id = upload(f"uploads/{seller}/after-{n}.jpg", buf.getvalue())
+        served = wait_finished(product_id)["prediction"]["model"]["version"]
+        n += 1
+        time.sleep(1)
+    assert served == better_version
+
+    # 4. Rollback and delete.
+    assert registry.rollback(MODEL, "test")["version"] == weak_version
+    with pytest.raises(registry.RegistryError, match="active version"):
+        registry.delete(MODEL, weak_version)
+    registry.delete(MODEL, better_version)
+    assert registry.get_version(MODEL, better_version) is None
