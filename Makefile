@@ -6,20 +6,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := .fashiontag/.system-deps
+NODE_STAMP := node_modules/.installed
 ARGS ?=
 
-.PHONY: deps test lint typecheck unit demo bench stack-up stack-down model clean
+.PHONY: deps test lint typecheck unit demo bench bench-loop stack-up stack-down model clean
 
-deps: $(STAMP) $(SYSTEM_STAMP)
+deps: $(STAMP) $(SYSTEM_STAMP) $(NODE_STAMP)
 
-$(SYSTEM_STAMP): scripts/install-system-deps.sh
-	./scripts/install-system-deps.sh
+# chromium: Debian's browser for the browser tests (Playwright drives it; no browser download).
+$(SYSTEM_STAMP): scripts/install-system-deps.sh Makefile
+	./scripts/install-system-deps.sh chromium
 	@mkdir -p $(@D) && touch $@
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+# Node tools of the local stack (the Firebase Auth emulator), exactly as package-lock.json pins them.
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: Node.js 20 or newer is needed" >&2; exit 1; }
+	npm ci --no-audit --no-fund
 	touch $@
 
 lint: deps
@@ -40,6 +48,10 @@ demo: deps
 bench: deps
 	$(BIN)/python scripts/bench.py $(ARGS)
 
+# The learning loop: a 5,000-image model, uploads verified by a simulated manager, retraining.
+bench-loop: deps
+	$(BIN)/python scripts/bench_loop.py $(ARGS)
+
 stack-up: deps
 	$(BIN)/fashiontag stack up
 
@@ -52,4 +64,10 @@ model: deps
 
 clean:
 	-test -x $(BIN)/fashiontag && $(BIN)/fashiontag stack down
-	rm -rf $(VENV) .fashiontag .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .fashiontag .pytest_cache .mypy_cache .ruff_cache node_modules
+
+# Prints, without running anything, every command a deploy to Google Cloud runs (docs/deploy.md):
+#   make deploy-plan PROJECT=my-project REGION=europe-west1 [ARGS="--upload-bucket=..."]
+.PHONY: deploy-plan
+deploy-plan: deps
+	$(BIN)/python scripts/deploy_plan.py --project="$(PROJECT)" --region="$(REGION)" $(ARGS)

@@ -19,11 +19,10 @@ from typing import Any
 import flask
 from google.api_core import exceptions as gexc
 
-from fashiontag import clients, config, images, registry, rescoring
+from fashiontag import clients, config, images, registry, rescoring, serving
 from fashiontag.classification import record, rejected
 from fashiontag.errors import Rejection
 from fashiontag.inference import CategoryModel
-from fashiontag.serving import active_category_model
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +44,7 @@ def _read_gcs(uri: str) -> bytes:
 
 
 def _model(version: str | None) -> CategoryModel:
-    models = active_category_model()
-    return models.get() if not version else models.version(version)
+    return serving.category_version(version) if version else serving.category_model()
 
 
 def classify_request(request: flask.Request) -> tuple[dict[str, Any], int]:
@@ -74,7 +72,7 @@ def classify_request(request: flask.Request) -> tuple[dict[str, Any], int]:
         return _bad_request(str(error))
     except Rejection as rejection:
         return rejected(rejection), 422
-    answer = record(data, model)
+    answer = record(data, model, serving.attribute_model)
     return answer, 200 if answer["status"] == "ok" else 422
 
 
@@ -87,5 +85,5 @@ def handle_model_event(message: dict[str, Any]) -> tuple[dict[str, Any], int]:
         return {"ignored": "not JSON"}, 200
     if event.get("type") != "model.promoted" or event.get("model") != config.CATEGORY_MODEL_NAME:
         return {"ignored": event.get("type")}, 200
-    model = active_category_model().version(str(event["version"]))
+    model = serving.category_version(str(event["version"]))
     return rescoring.rescore_needs_review(model), 200

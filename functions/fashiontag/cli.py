@@ -200,13 +200,48 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     return 1
 
 
+# --- users ----------------------------------------------------------------------------------
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from fashiontag.admin import identity
+    from fashiontag.admin.errors import ApiError
+
+    _use_stack_env(args)
+    if args.action == "list":
+        for user in identity.list_users(args.role):
+            print(f"{user['uid']:<30} {user.get('role', ''):<8} {user.get('email', '')}")
+        return 0
+    if not args.email or not args.role:
+        sys.exit("usage: fashiontag users add EMAIL --role manager|seller|buyer [--password P] [--name N]")
+    if args.password is not None and len(args.password) < 6:
+        sys.exit("a password needs at least 6 characters")
+    try:
+        added = identity.add_user(args.email, args.role, args.password, args.name, args.uid)
+    except ApiError as error:
+        sys.exit(error.message)
+    print(f"{'created' if added.created else 'updated'} {added.email}: role {added.role}, uid {added.uid}")
+    if added.password:
+        print(f"  password: {added.password}")
+    return 0
+
+
 # --- training and demo ----------------------------------------------------------------------
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from fashiontag.training import baseline
+    if args.model == config.CATEGORY_MODEL_NAME:
+        from fashiontag.training import baseline
 
-    baseline.run(args.out, epochs=args.epochs, seed=args.seed, limit=args.limit)
+        baseline.run(args.out, epochs=args.epochs, seed=args.seed, limit=args.limit)
+    else:
+        from fashiontag.training import attributes
+
+        category = args.model.removeprefix("attributes-")
+        cfg = attributes.AttributeTrainConfig(epochs=args.epochs, seed=args.seed)
+        if args.limit:
+            cfg = attributes.AttributeTrainConfig(epochs=args.epochs, seed=args.seed, synthetic=args.limit)
+        attributes.train(category, cfg, args.out)
     return 0
 
 
@@ -255,6 +290,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", default=None, help="why (required to force a rejected version)")
     p.set_defaults(func=cmd_models)
 
+    p = sub.add_parser("users", parents=[stack_opts], help="add or list accounts (Firebase Auth, role claim)")
+    p.add_argument("action", choices=["add", "list"])
+    p.add_argument("email", nargs="?")
+    p.add_argument("--role", choices=["manager", "seller", "buyer"])
+    p.add_argument("--password", default=None, help="default for a new account: a generated one, printed")
+    p.add_argument("--name", default=None, help="display name (default: the email's local part)")
+    p.add_argument("--uid", default=None, help="the uid of a new account (default: one Firebase picks)")
+    p.set_defaults(func=cmd_users)
+
     p = sub.add_parser("retrain", parents=[stack_opts], help="request a retraining run on the stack")
     p.add_argument("--model", default=config.CATEGORY_MODEL_NAME)
     p.add_argument("--epochs", type=int, default=10)
@@ -263,11 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_retrain)
 
     p = sub.add_parser("train", help="train a model (imports TensorFlow)")
-    p.add_argument("model", choices=[config.CATEGORY_MODEL_NAME])
+    p.add_argument("model", choices=[config.CATEGORY_MODEL_NAME, "attributes-trouser"])
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=20261130)
-    p.add_argument("--limit", type=int, default=None, help="train on the first N images only")
+    p.add_argument("--limit", type=int, default=None, help="train on N images only (synthetic renders for attributes)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("demo", parents=[stack_opts], help="upload sample photos and show the results")

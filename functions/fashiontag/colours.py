@@ -91,15 +91,51 @@ _PALETTE_NAMES = [name for name, _ in PALETTE]
 _PALETTE_LAB = rgb_to_lab(np.array([_hex_to_rgb(value) for _, value in PALETTE], dtype=np.float64))
 
 
-# Lightness counts less than hue and chroma when naming: shading and folds make one fabric
-# lighter and darker, and a red garment's shadows should stay red, not turn burgundy.
-_NAMING_WEIGHTS = np.array([0.5, 1.0, 1.0])
+def delta_e_2000(lab1: np.ndarray, lab2: np.ndarray, k_l: float = 1.0) -> np.ndarray:
+    """CIEDE2000 colour difference between Lab colours, broadcasting over leading axes."""
+    l1, a1, b1 = np.moveaxis(np.asarray(lab1, dtype=np.float64), -1, 0)
+    l2, a2, b2 = np.moveaxis(np.asarray(lab2, dtype=np.float64), -1, 0)
+    c7 = ((np.hypot(a1, b1) + np.hypot(a2, b2)) / 2) ** 7
+    g = 0.5 * (1 - np.sqrt(c7 / (c7 + 25.0**7)))
+    a1p, a2p = a1 * (1 + g), a2 * (1 + g)
+    c1p, c2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
+    h1p = np.degrees(np.arctan2(b1, a1p)) % 360
+    h2p = np.degrees(np.arctan2(b2, a2p)) % 360
+    grey = c1p * c2p == 0
+    dh = h2p - h1p
+    dh = np.where(grey, 0.0, np.where(dh > 180, dh - 360, np.where(dh < -180, dh + 360, dh)))
+    dhh = 2 * np.sqrt(c1p * c2p) * np.sin(np.radians(dh / 2))
+    h_sum = h1p + h2p
+    h_mean = np.where(
+        grey,
+        h_sum,
+        np.where(np.abs(h1p - h2p) <= 180, h_sum / 2, np.where(h_sum < 360, h_sum + 360, h_sum - 360) / 2),
+    )
+    t = (
+        1
+        - 0.17 * np.cos(np.radians(h_mean - 30))
+        + 0.24 * np.cos(np.radians(2 * h_mean))
+        + 0.32 * np.cos(np.radians(3 * h_mean + 6))
+        - 0.20 * np.cos(np.radians(4 * h_mean - 63))
+    )
+    l_mean, c_mean = (l1 + l2) / 2, (c1p + c2p) / 2
+    s_l = 1 + 0.015 * (l_mean - 50) ** 2 / np.sqrt(20 + (l_mean - 50) ** 2)
+    s_c = 1 + 0.045 * c_mean
+    s_h = 1 + 0.015 * c_mean * t
+    c7p = c_mean**7
+    r_t = -np.sin(np.radians(60 * np.exp(-(((h_mean - 275) / 25) ** 2)))) * 2 * np.sqrt(c7p / (c7p + 25.0**7))
+    dl, dc, dhs = (l2 - l1) / (k_l * s_l), (c2p - c1p) / s_c, dhh / s_h
+    return np.sqrt(dl**2 + dc**2 + dhs**2 + r_t * dc * dhs)
+
+
+# Lightness weighs half as much as usual (k_L = 2, CIE's parametric factor for textiles): shading
+# and folds make one fabric lighter and darker, and a red garment's shadows should stay red.
+_TEXTILE_K_L = 2.0
 
 
 def name_of(lab: np.ndarray) -> str:
-    """The palette name nearest to one Lab colour."""
-    distance = (((_PALETTE_LAB - lab) * _NAMING_WEIGHTS) ** 2).sum(axis=1)
-    return _PALETTE_NAMES[int(np.argmin(distance))]
+    """The palette name nearest to one Lab colour (CIEDE2000, textile weighting)."""
+    return _PALETTE_NAMES[int(np.argmin(delta_e_2000(_PALETTE_LAB, lab, _TEXTILE_K_L)))]
 
 
 def _to_hex(rgb: np.ndarray) -> str:

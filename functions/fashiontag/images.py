@@ -213,9 +213,7 @@ def _bbox(value: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(top), int(bottom), int(left), int(right)
 
 
-def normalise(rgb: np.ndarray) -> np.ndarray:
-    """A photo (H, W, 3 uint8) as the model's 28x28 uint8 input, Fashion-MNIST style."""
-    value = ink(rgb)
+def _garment_box(value: np.ndarray) -> tuple[int, int, int, int]:
     box = _bbox(value)
     if box is None:
         raise Rejection(
@@ -223,7 +221,13 @@ def normalise(rgb: np.ndarray) -> np.ndarray:
             "We could not find a garment in this photo: it looks empty, or the garment blends "
             "into the background. Photograph it against a plain, contrasting background.",
         )
-    top, bottom, left, right = box
+    return box
+
+
+def normalise(rgb: np.ndarray) -> np.ndarray:
+    """A photo (H, W, 3 uint8) as the model's 28x28 uint8 input, Fashion-MNIST style."""
+    value = ink(rgb)
+    top, bottom, left, right = _garment_box(value)
     crop = value[top:bottom, left:right]
     h, w = crop.shape
     scale = SIZE / max(h, w)
@@ -237,3 +241,21 @@ def normalise(rgb: np.ndarray) -> np.ndarray:
     canvas = Image.new("L", (SIZE, SIZE), 0)
     canvas.paste(grey, ((SIZE - new_w) // 2, (SIZE - new_h) // 2))
     return np.asarray(canvas, dtype=np.uint8)
+
+
+def garment_crop(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The garment in colour, trimmed like ``normalise``, padded square, (size, size, 3) uint8.
+
+    The input of models that need colour and detail (attribute models declare ``size``).
+    """
+    top, bottom, left, right = _garment_box(ink(rgb))
+    margin = max(2, (bottom - top + right - left) // 40)
+    h, w, _ = rgb.shape
+    top, left = max(0, top - margin), max(0, left - margin)
+    bottom, right = min(h, bottom + margin), min(w, right + margin)
+    crop = rgb[top:bottom, left:right]
+    side = max(crop.shape[:2])
+    fill = tuple(int(c) for c in np.median(np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]), axis=0))
+    canvas = Image.new("RGB", (side, side), fill)
+    canvas.paste(Image.fromarray(crop, "RGB"), ((side - crop.shape[1]) // 2, (side - crop.shape[0]) // 2))
+    return np.asarray(canvas.resize((size, size), Image.Resampling.BOX), dtype=np.uint8)

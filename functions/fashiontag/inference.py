@@ -118,3 +118,66 @@ def get_category_model(model_dir: Path | None = None) -> CategoryModel:
         if model_dir not in _models:
             _models[model_dir] = CategoryModel.from_dir(model_dir)
         return _models[model_dir]
+
+
+class AttributeModel:
+    """The attribute heads of one category: one LiteRT file, one concatenated output."""
+
+    def __init__(self, model_dir: Path) -> None:
+        meta = json.loads((model_dir / "model.json").read_text())
+        self.name: str = meta["name"]
+        self.version: str = meta["version"]
+        self.category: str = meta["category"]
+        self.size: int = int(meta["input"]["size"])
+        self.families: list[dict[str, Any]] = meta["families"]
+        self._interpreter = Interpreter(model_path=str(model_dir / "model.tflite"), num_threads=1)
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        self._lock = threading.Lock()
+
+    def predict(self, crop: np.ndarray) -> dict[str, dict[str, Any]]:
+        """{family: {label, confidence, top}} for a (size, size, 3) uint8 garment crop."""
+        batch = crop.astype(np.float32).reshape(self._input["shape"])
+        with self._lock:
+            self._interpreter.set_tensor(self._input["index"], batch)
+            self._interpreter.invoke()
+            output = np.array(self._interpreter.get_tensor(self._output["index"])[0])
+        result, start = {}, 0
+        for family in self.families:
+            values = family["values"]
+            probs = apply_temperature(output[start : start + len(values)], family["temperature"])
+            start += len(values)
+            order = np.argsort(probs)[::-1][:TOP_K]
+            top = [Scored(values[i], float(probs[i])) for i in order]
+            result[family["id"]] = {
+                "label": top[0].label,
+                "confidence": round(top[0].confidence, 4),
+                "top": [s.as_dict() for s in top],
+            }
+        return result
+
+
+UNTRAINED = {"status": "untrained"}
+
+
+def attributes_for(category: str, photo_rgb: np.ndarray, model: AttributeModel | None) -> dict[str, dict[str, Any]]:
+    """Every family the taxonomy declares for ``category``: a prediction, or ``untrained``."""
+    from fashiontag import images
+
+    declared = [f.id for f in taxonomy.load().category(category).families]
+    predicted = model.predict(images.garment_crop(photo_rgb, model.size)) if model else {}
+    return {family: predicted.get(family, UNTRAINED) for family in declared}
+
+
+_shipped_attributes: dict[str, AttributeModel | None] = {}
+
+
+def shipped_attribute_model(category: str) -> AttributeModel | None:
+    """The newest attribute model shipped in ``models/attributes-{category}/``, if any, loaded once."""
+    with _models_lock:
+        if category not in _shipped_attributes:
+            folder = config.models_root() / f"attributes-{category}"
+            metas = sorted(folder.glob("*/model.json")) if folder.is_dir() else []
+            _shipped_attributes[category] = AttributeModel(metas[-1].parent) if metas else None
+        return _shipped_attributes[category]

@@ -19,11 +19,10 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from PIL import Image
 
-from fashiontag import clients, config, events, images, store
+from fashiontag import clients, config, events, images, serving, store
 from fashiontag.classification import Classified, classify_bytes
 from fashiontag.errors import Rejection, RetryLater
 from fashiontag.inference import CategoryModel
-from fashiontag.serving import active_category_model
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +108,7 @@ def handle_finalized(obj: StorageObject) -> str:
 
 def _process(product_id: str, owner: str, obj: StorageObject, doc: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
-    model = active_category_model().get()  # outside the try: a registry outage is no fault of the file
+    model = serving.category_model()  # outside the try: a registry outage is no fault of the file
     try:
         data = _download(obj)
         result = _classify(data, model, int(doc.get("attempts", 1)))
@@ -129,7 +128,7 @@ def _process(product_id: str, owner: str, obj: StorageObject, doc: dict[str, Any
 
 def _classify(data: bytes, model: CategoryModel, attempt: int) -> Classified:
     try:
-        return classify_bytes(data, model)
+        return classify_bytes(data, model, serving.attribute_model)
     except Rejection:
         raise
     except Exception:
@@ -198,11 +197,19 @@ def _classified_fields(result: Classified, derived: dict[str, str], data: bytes,
         "derived": derived,
         "prediction": {
             "category": category.category_dict(),
+            "attributes": result.attributes,
+            "colours": result.colours,
             "model": category.model_dict(),
             "latency_ms": round(latency_ms, 2),
             "at": firestore.SERVER_TIMESTAMP,
         },
-        "spec": {"category": category.label, "source": "prediction"},
+        "spec": {
+            "category": category.label,
+            # Only what a trained head predicted; an untrained family stays open for the manager.
+            "attributes": {f: a["label"] for f, a in result.attributes.items() if "label" in a},
+            "colours": [c["name"] for c in result.colours],
+            "source": "prediction",
+        },
     }
 
 

@@ -182,6 +182,15 @@ def fetch(name: str, version: str, cache_root: Path | None = None) -> Path:
     return root
 
 
+def summary_metrics(report: dict[str, Any]) -> dict[str, Any]:
+    """The figures of a report worth querying in Firestore (which stores no nested arrays)."""
+    keys = ("test_accuracy", "frozen_eval", "calibration", "auto_accept", "tflite_bytes", "train_seconds")
+    summary = {k: report[k] for k in keys if k in report}
+    if isinstance(report.get("photo_accuracy"), dict):
+        summary["photo_accuracy"] = report["photo_accuracy"]["accuracy"]
+    return summary
+
+
 def ensure_registered_baseline(name: str, bundled_dir: Path, by: str = "bootstrap") -> str:
     """Register and activate the shipped baseline when the registry knows no version of ``name``."""
     active = active_version(name)
@@ -190,6 +199,7 @@ def ensure_registered_baseline(name: str, bundled_dir: Path, by: str = "bootstra
     report_path = bundled_dir / "report.json"
     report = json.loads(report_path.read_text()) if report_path.is_file() else {}
     version = json.loads((bundled_dir / "model.json").read_text())["version"]
-    register(name, version, bundled_dir, {"report": report}, {"source": "shipped with the code"})
+    dataset = {"source": "shipped with the code", **report.get("dataset", {})}
+    register(name, version, bundled_dir, summary_metrics(report), dataset)
     promote(name, version, by, reason="baseline shipped with the code")
     return version

@@ -53,8 +53,11 @@ TROUSER_FAMILIES: dict[str, tuple[str, ...]] = {
 _HIP = 0.215
 _WAISTBAND = 0.042
 _INSEAM = 0.76
-_CROPPED = 0.70
-_PART = 0.012  # of the full inseam: the hem then falls around mid-calf
+_CROPPED = 0.70  # of the full inseam: the hem then falls around mid-calf
+# How far each leg's inner edge moves off the centre line just below the crotch.
+_PART = 0.012
+# Belt loops across the front of the waistband.
+_LOOPS = (-0.185, -0.105, 0.105, 0.185)
 
 # Leg width (one leg, flat) at fractions of the inseam: crotch, thigh, knee, calf, ankle.
 _T = np.array([0.0, 0.12, 0.45, 0.80, 1.0])
@@ -365,9 +368,6 @@ def render_trouser(labels: dict[str, str], rng: np.random.Generator) -> Image.Im
     bg = _backdrop(draws, base)
     _distress(garment, labels["distress"], shape, canvas, draws, bg, faded)
     return _compose(garment, alpha, bg, canvas, draws)
-
-
-_LOOPS = (-0.185, -0.105, 0.105, 0.185)
 
 
 def _wear(

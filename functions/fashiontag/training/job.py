@@ -73,14 +73,9 @@ def run(request_id: str, work_dir: Path) -> dict[str, Any]:
         candidate, active, config.promotion_margin(), config.promotion_max_class_drop()
     )
     metrics = {
-        "frozen_eval": candidate,
+        **registry.summary_metrics(result),
         "active_on_frozen_eval": {"version": active_version, "accuracy": active["accuracy"]},
-        "test_accuracy": result["test_accuracy"],
-        "photo_accuracy": result["photo_accuracy"]["accuracy"],
-        "calibration": result["calibration"],
-        "auto_accept": result["auto_accept"],
         "gate": decision.as_dict(),
-        "train_seconds": result["train_seconds"],
     }
     registry.register(name, version, out, metrics, dataset.manifest)
     summary = {
