@@ -48,7 +48,11 @@ def run(request_id: str, work_dir: Path) -> dict[str, Any]:
         dataset.y[train_idx],
         dataset.x[val_idx],
         dataset.y[val_idx],
-        category.TrainConfig(epochs=params.epochs, seed=params.seed),
+        category.TrainConfig(
+            epochs=params.epochs,
+            seed=params.seed,
+            bn_momentum=0.99 if params.epochs * len(train_idx) / 128 > 2000 else 0.9,
+        ),
         out,
     )
     retraining.update_run(request_id, stage="evaluating")
