@@ -32,12 +32,22 @@ def metrics(probs: np.ndarray, labels: np.ndarray, class_names: list[str]) -> di
     per_class = {
         name: float(matrix[i, i] / matrix[i].sum()) if matrix[i].sum() else None for i, name in enumerate(class_names)
     }
+    per_class_count = {name: int(matrix[i].sum()) for i, name in enumerate(class_names)}
+    # F1 and not recall for the gate: a weak model that over-predicts a class gets a high recall
+    # there, and a better model would look like a regression on it.
+    predicted = matrix.sum(axis=0)
+    per_class_f1 = {
+        name: float(2 * matrix[i, i] / (matrix[i].sum() + predicted[i])) if matrix[i].sum() + predicted[i] else None
+        for i, name in enumerate(class_names)
+    }
     threshold = config.auto_accept_threshold()
     precision, coverage = calibration.precision_at(probs, labels, threshold)
     return {
         "count": len(labels),
         "accuracy": float((pred == labels).mean()),
         "per_class_accuracy": per_class,
+        "per_class_count": per_class_count,
+        "per_class_f1": per_class_f1,
         "ece": calibration.expected_calibration_error(probs, labels),
         "auto_accept": {"threshold": threshold, "precision": precision, "coverage": coverage},
         "confusion_matrix": matrix.tolist(),
@@ -62,7 +72,10 @@ def promotion_gate(
 ) -> GateDecision:
     """Promote only a candidate better by ``margin`` overall with no class worse by > ``max_class_drop``.
 
-    Both metric sets must come from the same frozen evaluation set.
+    Both metric sets must come from the same frozen evaluation set. Classes are compared by F1
+    where both sides have it (by recall otherwise). A class drop counts when it
+    exceeds the bound and also twice its standard error on that set (when class counts are
+    known), so sampling noise of a few hundred images per class does not veto a better model.
     """
     if active is None:
         return GateDecision(True, ["no active version to compare with"])
@@ -75,10 +88,19 @@ def promotion_gate(
             f"accuracy {candidate['accuracy']:.2%} vs active {active['accuracy']:.2%}: "
             f"gain {gain:+.2%} is below the required {margin:+.2%}"
         )
-    for name, value in candidate["per_class_accuracy"].items():
-        before = active["per_class_accuracy"].get(name)
-        if value is not None and before is not None and before - value > max_class_drop:
-            reasons.append(f"class {name} drops from {before:.1%} to {value:.1%} (bound {max_class_drop:.1%})")
+    per_class_n = candidate.get("per_class_count", {})
+    key = "per_class_f1" if "per_class_f1" in candidate and "per_class_f1" in active else "per_class_accuracy"
+    for name, value in candidate[key].items():
+        before = active[key].get(name)
+        if value is None or before is None or before - value <= max_class_drop:
+            continue
+        n = per_class_n.get(name)
+        if n:
+            # A drop within sampling noise of the frozen set is not evidence of a regression.
+            noise = float(np.sqrt(before * (1 - before) / n + value * (1 - value) / n))
+            if before - value <= 2 * noise:
+                continue
+        reasons.append(f"class {name} drops from {before:.1%} to {value:.1%} (bound {max_class_drop:.1%})")
     if reasons:
         return GateDecision(False, reasons)
     return GateDecision(True, [f"accuracy {candidate['accuracy']:.2%} beats {active['accuracy']:.2%} by {gain:+.2%}"])

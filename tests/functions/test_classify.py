@@ -17,7 +17,7 @@ SOURCE = Path(__file__).resolve().parents[2] / "functions" / "classify" / "main.
 
 
 @pytest.fixture
-def client() -> FlaskClient:
+def client(stack: StackConfig) -> FlaskClient:
     return create_app("classify", str(SOURCE), "http").test_client()
 
 

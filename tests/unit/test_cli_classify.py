@@ -59,7 +59,14 @@ def run_classify(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[i
 def check_ok(record: dict[str, Any]) -> None:
     labels = taxonomy.load().labels
     assert record["status"] == "ok"
-    assert set(record) == {"file", "status", "category", "model", "latency_ms"}
+    assert set(record) == {"file", "status", "category", "attributes", "colours", "model", "latency_ms"}
+    declared = {f.id for f in taxonomy.load().category(record["category"]["label"]).families}
+    assert set(record["attributes"]) == declared  # every family: a prediction or "untrained"
+    for prediction in record["attributes"].values():
+        assert prediction == {"status": "untrained"} or set(prediction) == {"label", "confidence", "top"}
+    assert len(record["colours"]) <= 3
+    for colour in record["colours"]:
+        assert set(colour) == {"name", "hex", "share"} and colour["hex"].startswith("#")
     category = record["category"]
     assert set(category) == {"label", "confidence", "top"}
     top = category["top"]
@@ -142,8 +149,6 @@ def test_serving_modules_never_import_tensorflow(folder: Path) -> None:
         assert not loaded, loaded
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
-    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["status"] == "ok"

@@ -42,3 +42,19 @@ def test_different_evaluation_sets_are_not_compared() -> None:
 
 def test_first_version_needs_no_comparison() -> None:
     assert promotion_gate(ACTIVE, None, 0.002, 0.02).promote
+
+
+def test_a_drop_within_sampling_noise_is_not_a_regression() -> None:
+    active = {**_metrics(0.80, {"shirt": 0.60, "bag": 0.90}), "per_class_count": {"shirt": 100, "bag": 100}}
+    noisy = {**_metrics(0.85, {"shirt": 0.57, "bag": 0.97}), "per_class_count": {"shirt": 100, "bag": 100}}
+    assert promotion_gate(noisy, active, 0.002, 0.02).promote  # 3 points on 100 images is noise
+    clear = {**noisy, "per_class_accuracy": {"shirt": 0.35, "bag": 0.99}}
+    assert not promotion_gate(clear, active, 0.002, 0.02).promote
+
+
+def test_classes_are_compared_by_f1_when_known() -> None:
+    # The active model over-predicts shirts: high shirt recall, poor shirt F1. The candidate's
+    # lower shirt recall with a better F1 is no regression.
+    active = {**_metrics(0.80, {"shirt": 0.95, "bag": 0.90}), "per_class_f1": {"shirt": 0.60, "bag": 0.90}}
+    candidate = {**_metrics(0.88, {"shirt": 0.80, "bag": 0.95}), "per_class_f1": {"shirt": 0.78, "bag": 0.94}}
+    assert promotion_gate(candidate, active, 0.002, 0.02).promote

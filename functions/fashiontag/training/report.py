@@ -147,7 +147,9 @@ def write_report(
             "test_ece_after": test["ece"],
         },
         "auto_accept": test["auto_accept"],
-        "frozen_eval": {k: frozen[k] for k in ("count", "accuracy", "per_class_accuracy", "ece")},
+        "frozen_eval": {
+            k: frozen[k] for k in ("count", "accuracy", "per_class_accuracy", "per_class_count", "per_class_f1", "ece")
+        },
         "photo_accuracy": photo_accuracy(served, x_test, y_test, photo_count),
         "tflite_bytes": (model_dir / "model.tflite").stat().st_size,
         "latency_ms_median": round(_latency_ms(served, x_test), 4),
