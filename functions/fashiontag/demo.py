@@ -13,12 +13,14 @@ import signal
 import time
 from typing import Any
 
-from fashiontag import config, datasets, samples, store, taxonomy, uploads
+from fashiontag import config, datasets, samples, store, synthetic, taxonomy, uploads
+from fashiontag.admin import demo_users
 from fashiontag.local import stack
 
 DEMO_SELLER = "demo-seller"
 SAMPLE_SEED = 2026
 WAIT_S = 60.0
+TROUSERS = 8
 
 
 def wait_for_products(product_ids: list[str], timeout_s: float) -> dict[str, dict[str, Any]]:
@@ -33,6 +35,30 @@ def wait_for_products(product_ids: list[str], timeout_s: float) -> dict[str, dic
                     found[pid] = doc
         time.sleep(0.2)
     return found
+
+
+def _trouser_attributes(cfg: stack.StackConfig, count: int = TROUSERS) -> None:
+    """Upload synthetic trousers with known attributes and show them as the paper's table does."""
+    folder = cfg.state_dir / "demo-trousers"
+    if not (folder / "labels.csv").is_file() or len(synthetic.read_dataset(folder)) != count:
+        synthetic.write_dataset(folder, count, SAMPLE_SEED)
+    rows = synthetic.read_dataset(folder)
+    items = uploads.upload_files([folder / row["file"] for row in rows], DEMO_SELLER, progress=False)
+    products = wait_for_products([item.product_id for item in items], WAIT_S)
+    families = list(synthetic.TROUSER_FAMILIES)
+    print(f"\nattributes of {count} SYNTHETIC trousers (predicted, and the true value where it differs):")
+    print(f"{'file':<18} {'category':<9} " + " ".join(f"{f:<14}" for f in families) + " colours")
+    right = total = 0
+    for row, item in zip(rows, items, strict=True):
+        prediction = products.get(item.product_id, {}).get("prediction", {})
+        cells = []
+        for family in families:
+            predicted = prediction.get("attributes", {}).get(family, {}).get("label", "-")
+            right, total = right + int(predicted == row[family]), total + 1
+            cells.append(f"{predicted if predicted == row[family] else predicted + '≠' + row[family]:<14}")
+        names = ", ".join(c["name"] for c in prediction.get("colours", []))
+        print(f"{row['file']:<18} {prediction.get('category', {}).get('label', '-'):<9} {' '.join(cells)} {names}")
+    print(f"attribute values right: {right}/{total} = {right / max(total, 1):.1%} (synthetic renders)")
 
 
 def _latency_ms(doc: dict[str, Any], uploaded_at: float) -> float | None:
@@ -61,6 +87,7 @@ def _run(cfg: stack.StackConfig, once: bool, count: int) -> int:
     labels = taxonomy.load().labels
     files = sorted(folder / name for name in truth)
 
+    accounts = demo_users.ensure(seller_uid=DEMO_SELLER)
     print(f"uploading {len(files)} photos to gs://{config.upload_bucket()}/uploads/{DEMO_SELLER}/ ...")
     uploaded_at: dict[str, float] = {}
     done = []
@@ -91,6 +118,8 @@ def _run(cfg: stack.StackConfig, once: bool, count: int) -> int:
         f"\naccuracy: {correct}/{len(done)} = {correct / len(done):.1%}"
         + (f"; {missing} not finished within {WAIT_S:.0f} s" if missing else "")
     )
+    _trouser_attributes(cfg)
+    print(demo_users.summary(cfg.url("admin"), accounts))
     if once:
         return 0 if not missing else 1
 

@@ -75,8 +75,8 @@ def test_invalid_requests_are_recorded_and_acknowledged(stack: StackConfig) -> N
 def test_worse_is_refused_better_is_promoted_and_served(
     stack: StackConfig, seller: str, model_events: EventTap
 ) -> None:
-    # 1. A deliberately poor candidate (600 images) against the shipped baseline.
-    weak = retraining.request(MODEL, "test", "test", epochs=3, bootstrap_limit=600)
+    # 1. A deliberately poor candidate (2,000 images) against the shipped baseline.
+    weak = retraining.request(MODEL, "test", "test", epochs=3, bootstrap_limit=2000)
     run = _wait_run(weak)
     assert run["status"] == retraining.DONE, run
     assert run["outcome"] == "rejected"
@@ -88,9 +88,9 @@ def test_worse_is_refused_better_is_promoted_and_served(
 
     # 2. A manager forces it live anyway; a better candidate must then win through the gate.
     registry.promote(MODEL, weak_version, "test", reason="test: start from a weak model")
-    better = retraining.request(MODEL, "test", "test", epochs=3, bootstrap_limit=5000)
+    better = retraining.request(MODEL, "test", "test", epochs=3, bootstrap_limit=8000)
     run = _wait_run(better)
-    assert run["status"] == retraining.DONE and run["outcome"] == "promoted", run
+    assert run["status"] == retraining.DONE and run["outcome"] == "promoted", run.get("result")
     better_version = run["version"]
     assert registry.active_version(MODEL) == better_version
     assert run["result"]["candidate_accuracy"] > run["result"]["active_accuracy"]
