@@ -11,6 +11,7 @@ from functools import cache
 
 from google.cloud import firestore
 from google.cloud.pubsub_v1 import PublisherClient
+from google.cloud.pubsub_v1.types import BatchSettings
 from google.cloud.storage import Client as StorageClient
 
 from fashiontag import config
@@ -32,7 +33,8 @@ def storage_client() -> StorageClient:
 
 @cache
 def publisher() -> PublisherClient:
-    return PublisherClient()
+    # Handlers publish one event and wait for it: batching would only add its 10 ms wait.
+    return PublisherClient(batch_settings=BatchSettings(max_messages=1))
 
 
 def reset() -> None:

@@ -96,17 +96,23 @@ def handle_finalized(obj: StorageObject) -> str:
         time.sleep(0.2)
 
     try:
-        doc = claim.doc
+        doc, fields = claim.doc, {}
         if doc.get("status", config.RECEIVED) == config.RECEIVED:
-            doc = _process(product_id, owner, obj, doc)
-        _publish(product_id, owner, seller_id, obj, doc)
+            fields = _outcome(product_id, obj, doc)
+            doc = {**doc, **fields}
+        # Publish first, then write the outcome and the event record in one transaction: a crash
+        # in between re-publishes the same event_id on retry, which consumers drop.
+        event = _publish(seller_id, product_id, obj, doc)
+        if not store.complete(product_id, owner, fields, event):
+            raise RetryLater(f"lost the lease on {product_id}")
     except BaseException:
         _release_quietly(product_id, owner)
         raise
     return str(doc["status"])
 
 
-def _process(product_id: str, owner: str, obj: StorageObject, doc: dict[str, Any]) -> dict[str, Any]:
+def _outcome(product_id: str, obj: StorageObject, doc: dict[str, Any]) -> dict[str, Any]:
+    """The fields a classified or rejected product gets (not yet written)."""
     started = time.perf_counter()
     model = serving.category_model()  # outside the try: a registry outage is no fault of the file
     try:
@@ -121,9 +127,7 @@ def _process(product_id: str, owner: str, obj: StorageObject, doc: dict[str, Any
     else:
         derived = _write_derived(product_id, result)
         fields = _classified_fields(result, derived, data, (time.perf_counter() - started) * 1000)
-    if not store.finish(product_id, owner, fields):
-        raise RetryLater(f"lost the lease on {product_id}")
-    return {**doc, **fields}
+    return fields
 
 
 def _classify(data: bytes, model: CategoryModel, attempt: int) -> Classified:
@@ -213,7 +217,7 @@ def _classified_fields(result: Classified, derived: dict[str, str], data: bytes,
     }
 
 
-def _publish(product_id: str, owner: str, seller_id: str, obj: StorageObject, doc: dict[str, Any]) -> None:
+def _publish(seller_id: str, product_id: str, obj: StorageObject, doc: dict[str, Any]) -> dict[str, Any]:
     status = doc["status"]
     event_type = "product.rejected" if status == config.REJECTED else "product.classified"
     event_id = f"{event_type}:{product_id}"
@@ -229,7 +233,7 @@ def _publish(product_id: str, owner: str, seller_id: str, obj: StorageObject, do
         category = doc["prediction"]["category"]
         payload["category"] = {"label": category["label"], "confidence": category["confidence"]}
     message_id = events.publish(config.TOPIC_PRODUCT_EVENTS, event_type, event_id, payload)
-    store.mark_published(product_id, owner, {"type": event_type, "id": event_id, "message_id": message_id})
+    return {"type": event_type, "id": event_id, "message_id": message_id}
 
 
 def _release_quietly(product_id: str, owner: str) -> None:

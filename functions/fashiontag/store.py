@@ -95,13 +95,10 @@ def finish(product_id: str, owner: str, fields: dict[str, Any]) -> bool:
     return run(clients.firestore_client().transaction(max_attempts=_TXN_ATTEMPTS))
 
 
-def mark_published(product_id: str, owner: str, event: dict[str, Any]) -> None:
-    """Record the published event and release the lease: the product is finished."""
-    finish(
-        product_id,
-        owner,
-        {"event": {**event, "published_at": firestore.SERVER_TIMESTAMP}, "lease": firestore.DELETE_FIELD},
-    )
+def complete(product_id: str, owner: str, fields: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Write the outcome with its published event and release the lease: the product is finished."""
+    event_record = {**event, "published_at": firestore.SERVER_TIMESTAMP}
+    return finish(product_id, owner, {**fields, "event": event_record, "lease": firestore.DELETE_FIELD})
 
 
 def release(product_id: str, owner: str) -> None:
