@@ -19,16 +19,67 @@ locals {
   dead_letter_sources = ["product-events", "model-events", "message-events", "retrain-requests", "upload-bucket-notifications"]
 
   # Push subscriptions to deployed functions: one entry per fashiontag.topology.LOCAL_SUBSCRIPTIONS
-  # entry whose target function is deployed, with the same settings. None yet: notify and retrain
-  # add theirs when their folders get a main.py (tests/deploy says which are missing). Shape:
-  #   "product-events-notify" = { topic = "product-events", function = "notify", ack_deadline_s = 60,
-  #                               min_backoff_s = 1, max_backoff_s = 60, max_delivery_attempts = 10 }
-  push_subscriptions = {}
+  # entry whose target function is deployed, with the same settings (tests/deploy compares them).
+  push_subscriptions = {
+    "product-events-notify" = {
+      topic                 = "product-events"
+      function              = "notify"
+      ack_deadline_s        = 60
+      min_backoff_s         = 1
+      max_backoff_s         = 60
+      max_delivery_attempts = 10
+    }
+    "model-events-notify" = {
+      topic                 = "model-events"
+      function              = "notify"
+      ack_deadline_s        = 60
+      min_backoff_s         = 1
+      max_backoff_s         = 60
+      max_delivery_attempts = 10
+    }
+    "message-events-notify" = {
+      topic                 = "message-events"
+      function              = "notify"
+      ack_deadline_s        = 60
+      min_backoff_s         = 1
+      max_backoff_s         = 60
+      max_delivery_attempts = 10
+    }
+    "model-events-classify" = {
+      topic                 = "model-events"
+      function              = "classify"
+      ack_deadline_s        = 60
+      min_backoff_s         = 1
+      max_backoff_s         = 60
+      max_delivery_attempts = 10
+    }
+    "product-events-retrain" = {
+      topic                 = "product-events"
+      function              = "retrain"
+      ack_deadline_s        = 60
+      min_backoff_s         = 1
+      max_backoff_s         = 60
+      max_delivery_attempts = 10
+    }
+    "retrain-requests-retrain" = {
+      topic                 = "retrain-requests"
+      function              = "retrain"
+      ack_deadline_s        = 60
+      min_backoff_s         = 10
+      max_backoff_s         = 300
+      max_delivery_attempts = 5
+    }
+  }
 
   # Composite indexes the code's queries need (see firestore.tf). Shape:
   #   "products-status-created" = { collection = "products", fields = [
   #     { field_path = "status", order = "ASCENDING" }, { field_path = "created_at", order = "DESCENDING" } ] }
   firestore_composite_indexes = {}
+
+  # Fields whose collection-group index a collection-group query needs (see firestore.tf).
+  firestore_collection_group_fields = {
+    "history-at" = { collection = "history", field = "at" } # admin review: recent activity across products
+  }
 
   pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 }

@@ -171,3 +171,18 @@ def training_job() -> str:
 
 def job_log_dir() -> Path:
     return Path(_env("FASHIONTAG_JOB_LOG_DIR", "/tmp/fashiontag-jobs"))
+
+
+def firebase_web_api_key() -> str:
+    """The Firebase Web API key the admin page signs in with (the Auth emulator takes any)."""
+    return _env("FASHIONTAG_FIREBASE_API_KEY", "fake-api-key")
+
+
+def auth_emulator_host() -> str:
+    """``host:port`` of the Firebase Auth emulator; empty in the cloud."""
+    return _env("FIREBASE_AUTH_EMULATOR_HOST", "")
+
+
+def auto_retrain_labels() -> int:
+    """New verified labels that trigger a retraining by themselves (0 turns the trigger off)."""
+    return int(_env("FASHIONTAG_AUTO_RETRAIN_LABELS", "500"))

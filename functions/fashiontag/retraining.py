@@ -172,9 +172,38 @@ def _launch_cloud_run(request_id: str) -> dict[str, Any]:
     return {"backend": "cloud_run", "job": name, "operation": operation.operation.name}
 
 
+LABEL_EVENTS = ("product.reviewed", "product.published")
+
+
+def on_product_event(event: dict[str, Any], model: str = config.CATEGORY_MODEL_NAME) -> str:
+    """The automatic trigger: every ``FASHIONTAG_AUTO_RETRAIN_LABELS`` new verified labels, one request.
+
+    The request id is derived from the active version and how many thresholds the new labels
+    have crossed, so redelivered or concurrent events request that run once.
+    """
+    threshold = config.auto_retrain_labels()
+    if event.get("type") not in LABEL_EVENTS or threshold <= 0:
+        return "ignored"
+    fresh = labels_since_active(model)
+    if fresh < threshold:
+        return "waiting"
+    from fashiontag import registry
+
+    active = registry.active_version(model) or "shipped"
+    request_id = f"auto-{model}-{active}-{fresh // threshold}"
+    if get_run(request_id):
+        return "duplicate"
+    publish_request(request_id, model, "automatic", "labels", min_new_labels=threshold)
+    return "requested"
+
+
 def request(model: str, requested_by: str, reason: str, **params: Any) -> str:
     """Publish a retrain request (CLI, admin page); returns its request id."""
     request_id = f"{reason}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S%f}"
+    return publish_request(request_id, model, requested_by, reason, **params)
+
+
+def publish_request(request_id: str, model: str, requested_by: str, reason: str, **params: Any) -> str:
     events.publish(
         config.TOPIC_RETRAIN_REQUESTS,
         "retrain.requested",

@@ -58,6 +58,8 @@ LOCAL_SUBSCRIPTIONS: tuple[PushSubscription, ...] = (
     PushSubscription(name="model-events-classify", topic=config.TOPIC_MODEL_EVENTS, target="classify"),
     # retrain records the request and starts a job, so it answers within the ack deadline;
     # a request that keeps failing goes to the dead-letter topic after five attempts.
+    # retrain counts new verified labels on product-events and requests a run past a threshold.
+    PushSubscription(name="product-events-retrain", topic=config.TOPIC_PRODUCT_EVENTS, target="retrain"),
     PushSubscription(
         name="retrain-requests-retrain",
         topic=config.TOPIC_RETRAIN_REQUESTS,

@@ -1,4 +1,4 @@
-"""retrain: Pub/Sub ``retrain-requests`` -> one recorded run and its training job."""
+"""retrain: ``retrain-requests`` -> one recorded run and its job; ``product-events`` -> the label trigger."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import logging
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from fashiontag.retraining import handle_request
+from fashiontag.retraining import handle_request, on_product_event
 
 logging.basicConfig(level=logging.INFO)
 PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
@@ -26,7 +26,13 @@ def retrain(event: CloudEvent) -> None:
     except (ValueError, TypeError):
         logging.error("retrain: dropping a message that is not JSON (id %s)", message.get("messageId"))
         return  # a poison message must not be retried forever
-    if not isinstance(body, dict) or body.get("type", "retrain.requested") != "retrain.requested":
-        logging.warning("retrain: ignoring %r", body if not isinstance(body, dict) else body.get("type"))
+    if not isinstance(body, dict):
+        logging.warning("retrain: ignoring %r", body)
         return
-    handle_request(body, str(message.get("messageId") or message.get("message_id") or event["id"]))
+    kind = str(body.get("type", "retrain.requested"))
+    if kind.startswith("product."):
+        on_product_event(body)  # product-events: the automatic trigger on new labels
+    elif kind == "retrain.requested":
+        handle_request(body, str(message.get("messageId") or message.get("message_id") or event["id"]))
+    else:
+        logging.warning("retrain: ignoring %s", kind)

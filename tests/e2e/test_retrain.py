@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from functions_framework import create_app
 
-from fashiontag import config, registry, retraining
+from fashiontag import clients, config, registry, retraining
 from fashiontag.local.stack import StackConfig
 from tests import corpus
 from tests.helpers import EventTap, upload, wait_finished
@@ -116,3 +116,46 @@ def test_worse_is_refused_better_is_promoted_and_served(
         registry.delete(MODEL, weak_version)
     registry.delete(MODEL, better_version)
     assert registry.get_version(MODEL, better_version) is None
+
+
+@pytest.fixture
+def paused_retrain_requests(stack: StackConfig) -> Iterator[None]:
+    """Hold the stack's own retrain subscription, so a test's request starts no training job."""
+    import requests
+
+    base = f"{stack.url('pubsub')}/v1/projects/{stack.project}/subscriptions/retrain-requests-retrain"
+    endpoint = f"{stack.url('retrain')}/projects/{stack.project}/topics/{config.TOPIC_RETRAIN_REQUESTS}"
+    requests.post(f"{base}:modifyPushConfig", json={"pushConfig": {}}, timeout=10).raise_for_status()
+    try:
+        yield
+    finally:
+        while received := requests.post(
+            f"{base}:pull", json={"maxMessages": 100, "returnImmediately": True}, timeout=10
+        ).json().get("receivedMessages", []):
+            ack = {"ackIds": [item["ackId"] for item in received]}
+            requests.post(f"{base}:acknowledge", json=ack, timeout=10).raise_for_status()
+        push = {"pushConfig": {"pushEndpoint": endpoint}}
+        requests.post(f"{base}:modifyPushConfig", json=push, timeout=10).raise_for_status()
+
+
+def test_enough_new_labels_request_a_retraining(
+    stack: StackConfig, paused_retrain_requests: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FASHIONTAG_AUTO_RETRAIN_LABELS", "3")
+    tap = EventTap(stack.url("pubsub"), stack.project, config.TOPIC_RETRAIN_REQUESTS)
+    client = create_app("retrain", str(SOURCE), "cloudevent").test_client()
+    products = clients.firestore_client().collection(config.PRODUCTS)
+    reviewed = {"type": "product.reviewed", "product_id": "p0", "status": config.VERIFIED}
+    try:
+        for n in range(2):
+            products.document(f"p{n}").set({"status": config.VERIFIED, "spec": {"category": "bag"}})
+        assert client.post("/", **_push(reviewed, "r1")).status_code == 200
+        assert tap.drain(settle_s=0.5) == []  # two labels: not yet
+        products.document("p2").set({"status": config.PUBLISHED, "spec": {"category": "bag"}})
+        assert client.post("/", **_push(reviewed, "r2")).status_code == 200
+        assert client.post("/", **_push({**reviewed, "type": "product.classified"}, "r3")).status_code == 200
+        requests_seen = tap.drain()
+    finally:
+        tap.close()
+    assert [m["data"]["request_id"] for m in requests_seen] == ["auto-category-shipped-1"]
+    assert requests_seen[0]["data"]["min_new_labels"] == 3
