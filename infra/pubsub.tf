@@ -38,9 +38,12 @@ resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
 }
 
 # Push subscriptions into functions. The functions are private HTTP endpoints; Pub/Sub signs
-# each push with an OIDC token of the trigger service account, which may invoke them. The
-# URL path carries the topic, which functions-framework needs to turn the push body into a
-# CloudEvent (the same shape the local stack uses).
+# each push with an OIDC token of the trigger service account, which may invoke them (the
+# deploy grants it roles/run.invoker on each). The endpoint is the function's deterministic
+# Cloud Run URL (https://SERVICE-PROJECT_NUMBER.REGION.run.app; a 2nd gen function's service
+# has the function's name), so it is known before the first deploy. Its path carries the
+# topic, which functions-framework needs to turn the push body into a CloudEvent (the same
+# shape the local stack uses).
 resource "google_pubsub_subscription" "push" {
   for_each             = local.push_subscriptions
   name                 = each.key
@@ -49,10 +52,10 @@ resource "google_pubsub_subscription" "push" {
   labels               = local.labels
 
   push_config {
-    push_endpoint = "https://${var.region}-${var.project}.cloudfunctions.net/${each.value.function}/projects/${var.project}/topics/${each.value.topic}"
+    push_endpoint = "https://${each.value.function}-${data.google_project.this.number}.${var.region}.run.app/projects/${var.project}/topics/${each.value.topic}"
     oidc_token {
       service_account_email = google_service_account.trigger.email
-      audience              = "https://${var.region}-${var.project}.cloudfunctions.net/${each.value.function}"
+      audience              = "https://${each.value.function}-${data.google_project.this.number}.${var.region}.run.app"
     }
   }
 

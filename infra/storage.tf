@@ -25,6 +25,18 @@ resource "google_storage_bucket" "uploads" {
       type = "AbortIncompleteMultipartUpload"
     }
   }
+
+  # Sellers' browsers upload straight into the resumable sessions the admin function opens:
+  # the admin page's origins (its Cloud Run and cloudfunctions.net URLs) may PUT here.
+  cors {
+    origin = concat([
+      "https://admin-${data.google_project.this.number}.${var.region}.run.app",
+      "https://${var.region}-${var.project}.cloudfunctions.net",
+    ], var.extra_upload_origins)
+    method          = ["PUT", "POST", "OPTIONS"]
+    response_header = ["Content-Type", "Content-Range", "Location", "X-Goog-Resumable"]
+    max_age_seconds = 3600
+  }
 }
 
 # The model registry: models/{model_name}/{version}/. Versioned, so an overwritten artefact

@@ -14,6 +14,12 @@ variable "upload_bucket" {
   description = "Upload bucket; empty means PROJECT-uploads, the code's own default (fashiontag.config.upload_bucket)."
 }
 
+variable "extra_upload_origins" {
+  type        = list(string)
+  default     = []
+  description = "Further web origins (a custom domain of the admin page) allowed to upload into the upload bucket."
+}
+
 variable "model_bucket" {
   type        = string
   default     = ""
@@ -30,6 +36,12 @@ variable "retrain_schedule" {
   type        = string
   default     = "0 3 * * *"
   description = "Cron schedule of the retraining request (daily at 03:00 by default)."
+}
+
+variable "retrain_min_new_labels" {
+  type        = number
+  default     = 20
+  description = "A scheduled retraining run trains only when this many verified labels are new since the active version."
 }
 
 variable "retrain_time_zone" {

@@ -28,8 +28,13 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC_PATH = REPO / "infra" / "functions.yaml"
+if str(REPO / "functions") not in sys.path:  # fashiontag.topology, without an installed package
+    sys.path.append(str(REPO / "functions"))
+
+from fashiontag import topology  # noqa: E402
 
 TRIGGER_TYPES = ("storage", "http", "pubsub_push")
+MODEL_BUNDLES = ("none", "taxonomy", "category")
 ENV_POLICIES = ("deploy", "model", "default", "local")
 MODEL_VERSION_VAR = "FASHIONTAG_CATEGORY_MODEL_VERSION"
 
@@ -42,6 +47,7 @@ APIS = (
     "cloudresourcemanager.googleapis.com",
     "cloudscheduler.googleapis.com",
     "eventarc.googleapis.com",
+    "fcm.googleapis.com",  # notify's pushes (Firebase Cloud Messaging); no Terraform resource of its own
     "firebaserules.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",
@@ -84,8 +90,9 @@ class Trigger:
     local_subscription: str | None = None
     delivery: Delivery | None = None
     public: bool = False
+    why_public: str = ""
     invokers: tuple[str, ...] = ()
-    subscription: str | None = None
+    subscriptions: tuple[str, ...] = ()
 
     @property
     def decorator(self) -> str:
@@ -107,12 +114,12 @@ class Function:
     max_instances: int
     service_account: str
     ingress: str
-    models: bool
+    models: str
     env: Mapping[str, str]
 
     @property
     def model_version(self) -> str | None:
-        return self.env.get(MODEL_VERSION_VAR) if self.models else None
+        return self.env.get(MODEL_VERSION_VAR) if self.models == "category" else None
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,12 @@ class EnvVar:
     name: str
     policy: str
     why: str
+    functions: tuple[str, ...] = ()  # a deploy variable only these functions need (empty: all)
+
+    def required_by(self, fn: Function) -> bool:
+        if self.policy == "model":
+            return fn.models == "category"
+        return self.policy == "deploy" and (not self.functions or fn.folder in self.functions)
 
 
 @dataclass(frozen=True)
@@ -150,7 +163,10 @@ def _trigger(raw: Mapping[str, Any], where: str) -> Trigger:
         d = raw["delivery"]
         _take(d, f"{where}.delivery", ("min_backoff_s", "max_backoff_s", "max_delivery_attempts", "dead_letter_topic"))
         delivery = Delivery(
-            int(d["min_backoff_s"]), int(d["max_backoff_s"]), int(d["max_delivery_attempts"]), str(d["dead_letter_topic"])
+            int(d["min_backoff_s"]),
+            int(d["max_backoff_s"]),
+            int(d["max_delivery_attempts"]),
+            str(d["dead_letter_topic"]),
         )
         return Trigger(
             type="storage",
@@ -162,27 +178,45 @@ def _trigger(raw: Mapping[str, Any], where: str) -> Trigger:
             delivery=delivery,
         )
     if kind == "http":
-        _take(raw, where, ("type", "public"), ("invokers",))
-        return Trigger(type="http", public=bool(raw["public"]), invokers=tuple(raw.get("invokers") or ()))
+        # An HTTP function may also receive Pub/Sub pushes (it handles the push body itself);
+        # then service_account names the identity the pushes are signed with.
+        _take(raw, where, ("type", "public"), ("why_public", "invokers", "subscriptions", "service_account"))
+        subscriptions = tuple(str(s) for s in raw.get("subscriptions") or ())
+        if subscriptions and not raw.get("service_account"):
+            raise SpecError(f"{where}: subscriptions need the service_account that signs the pushes")
+        if raw["public"] and not raw.get("why_public"):
+            raise SpecError(f"{where}: a public function must say why_public (how it authenticates callers)")
+        return Trigger(
+            type="http",
+            public=bool(raw["public"]),
+            why_public=str(raw.get("why_public") or ""),
+            invokers=tuple(raw.get("invokers") or ()),
+            subscriptions=subscriptions,
+            service_account=str(raw["service_account"]) if raw.get("service_account") else None,
+        )
     if kind == "pubsub_push":
         # Deployed as a private HTTP function; the Terraform push subscription named here
         # delivers to it with an OIDC token of the trigger service account.
-        _take(raw, where, ("type", "subscription", "service_account"))
+        _take(raw, where, ("type", "subscriptions", "service_account"))
         return Trigger(
-            type="pubsub_push", subscription=str(raw["subscription"]), service_account=str(raw["service_account"])
+            type="pubsub_push",
+            subscriptions=tuple(str(s) for s in raw["subscriptions"]),
+            service_account=str(raw["service_account"]),
         )
     raise SpecError(f"{where}.type must be one of {TRIGGER_TYPES}, not {kind!r}")
 
 
 def load_spec(path: Path = SPEC_PATH) -> Spec:
-    raw = yaml.safe_load(path.read_text())
+    # libyaml's loader when present: the tests load this file many times.
+    raw = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     _take(raw, str(path), ("runtime", "environment", "functions"))
     environment: dict[str, EnvVar] = {}
     for name, entry in (raw["environment"] or {}).items():
-        _take(entry, f"environment.{name}", ("policy", "why"))
+        _take(entry, f"environment.{name}", ("policy", "why"), ("functions",))
         if entry["policy"] not in ENV_POLICIES:
             raise SpecError(f"environment.{name}.policy must be one of {ENV_POLICIES}")
-        environment[name] = EnvVar(name, str(entry["policy"]), str(entry["why"]))
+        only = tuple(str(f) for f in entry.get("functions") or ())
+        environment[name] = EnvVar(name, str(entry["policy"]), str(entry["why"]), only)
     functions: dict[str, Function] = {}
     keys = (
         "name",
@@ -202,6 +236,8 @@ def load_spec(path: Path = SPEC_PATH) -> Spec:
     for folder, entry in (raw["functions"] or {}).items():
         where = f"functions.{folder}"
         _take(entry, where, keys)
+        if entry["models"] not in MODEL_BUNDLES:
+            raise SpecError(f"{where}.models must be one of {MODEL_BUNDLES}, not {entry['models']!r}")
         functions[folder] = Function(
             folder=folder,
             name=str(entry["name"]),
@@ -215,7 +251,7 @@ def load_spec(path: Path = SPEC_PATH) -> Spec:
             max_instances=int(entry["max_instances"]),
             service_account=str(entry["service_account"]),
             ingress=str(entry["ingress"]),
-            models=bool(entry["models"]),
+            models=str(entry["models"]),
             env={str(k): str(v) for k, v in (entry["env"] or {}).items()},
         )
     return Spec(runtime=str(raw["runtime"]), environment=environment, functions=functions)
@@ -233,6 +269,8 @@ class Target:
     upload_bucket: str
     model_bucket: str
     tf_state_bucket: str
+    firebase_api_key: str = ""
+    training_image: str = ""  # empty: Terraform's placeholder default (no training container yet)
     bundle_root: str = "build/functions"
     python: str = ".venv/bin/python"
 
@@ -242,6 +280,7 @@ class Target:
             "REGION": self.region,
             "UPLOAD_BUCKET": self.upload_bucket,
             "MODEL_BUCKET": self.model_bucket,
+            "FIREBASE_API_KEY": self.firebase_api_key,
         }
 
     def fill(self, value: str) -> str:
@@ -275,20 +314,45 @@ def apis_phase(target: Target) -> list[str]:
 
 
 def terraform_vars(target: Target) -> dict[str, str]:
-    return {
+    values = {
         "project": target.project,
         "region": target.region,
         "upload_bucket": target.upload_bucket,
         "model_bucket": target.model_bucket,
     }
+    if target.training_image:
+        values["training_image"] = target.training_image
+    return values
 
 
-def infra_phase(target: Target) -> list[str]:
+def pubsub_summary(spec: Spec) -> list[str]:
+    """What Terraform creates in Pub/Sub, in words: fashiontag.topology, which tests/deploy
+    checks infra/pubsub.tf against, for the functions this deploy declares."""
+    lines = ["# Pub/Sub (infra/pubsub.tf, equal to fashiontag.topology; tests/deploy checks it):"]
+    for topic in topology.TOPICS:
+        lines.append(f"#   topic {topic}, dead letters to {topology.dead_letter(topic)}")
+    storage = {fn.trigger.local_subscription: fn for fn in spec.functions.values() if fn.trigger.type == "storage"}
+    for sub in topology.LOCAL_SUBSCRIPTIONS:
+        policy = (
+            f"retry {sub.retry.minimum_backoff_s}s..{sub.retry.maximum_backoff_s}s, "
+            f"{sub.dead_letter_topic} after {sub.max_delivery_attempts} attempts"
+        )
+        if sub.name in storage:
+            lines.append(f"#   Eventarc subscription of {storage[sub.name].name} (set after its deploy): {policy}")
+        elif sub.target in spec.functions:
+            lines.append(f"#   subscription {sub.name}: {sub.topic} -> {spec.functions[sub.target].name}, {policy}")
+        else:
+            lines.append(f"#   (not yet: {sub.name} -> {sub.target}, which is not deployed)")
+    return lines
+
+
+def infra_phase(target: Target, spec: Spec | None = None) -> list[str]:
     var_flags = [f"-var={k}={v}" for k, v in terraform_vars(target).items()]
     return [
         "# Buckets, Pub/Sub topics, dead-letter topics and subscriptions, service accounts and their",
         "# roles, the Firestore database with its rules (infra/firestore.rules) and composite",
         "# indexes, the retraining schedule and the training job: all in infra/*.tf.",
+        *(pubsub_summary(spec) if spec else []),
         _cmd(
             "terraform",
             "-chdir=infra",
@@ -332,8 +396,11 @@ def deploy_command(spec: Spec, fn: Function, target: Target) -> str:
             f"--trigger-service-account={target.sa_email(trig.service_account)}",
             "--retry" if trig.retry else "--no-retry",
         ]
+    elif trig.public:
+        # Reachable by browsers; the function authenticates every request itself (why_public).
+        argv += ["--trigger-http", "--allow-unauthenticated"]
     else:
-        # HTTP functions and Pub/Sub push targets alike: IAM-authenticated, never public.
+        # HTTP functions and Pub/Sub push targets alike: IAM-authenticated.
         argv += ["--trigger-http", "--no-allow-unauthenticated"]
     argv += [
         f"--memory={fn.memory}",
@@ -366,8 +433,9 @@ def after_deploy(fn: Function, target: Target) -> list[str]:
     """What can only be set once the function (its Cloud Run service, its trigger) exists."""
     trig = fn.trigger
     lines: list[str] = []
-    if trig.type in ("storage", "pubsub_push"):
+    if trig.type == "storage" or trig.subscriptions:
         assert trig.service_account
+        # Eventarc and Pub/Sub push call the function as the trigger account.
         lines.append(_invoker(fn, target, f"serviceAccount:{target.sa_email(trig.service_account)}"))
     lines += [_invoker(fn, target, member) for member in trig.invokers]
     if trig.type == "storage":
@@ -380,7 +448,7 @@ def after_deploy(fn: Function, target: Target) -> list[str]:
             "TRIGGER=$("
             + _cmd("gcloud", "functions", "describe", fn.name, "--gen2", where, f"--region={target.region}")
             + " --format='value(eventTrigger.trigger)')",
-            "SUBSCRIPTION=$(gcloud eventarc triggers describe \"$TRIGGER\""
+            'SUBSCRIPTION=$(gcloud eventarc triggers describe "$TRIGGER"'
             " --format='value(transport.pubsub.subscription)')",
             'gcloud pubsub subscriptions update "$SUBSCRIPTION" '
             + _cmd(
@@ -408,10 +476,21 @@ def functions_phase(spec: Spec, target: Target) -> list[str]:
     return lines
 
 
+def missing_values(spec: Spec, target: Target) -> list[str]:
+    """Substitutions a declared function uses but this deploy was not given."""
+    return [
+        f"{fn.folder} sets {name} from ${{{key}}}, which is empty (--{key.lower().replace('_', '-')})"
+        for fn in spec.functions.values()
+        for name, value in fn.env.items()
+        for key, given in target.substitutions().items()
+        if f"${{{key}}}" in value and not given
+    ]
+
+
 def phases(spec: Spec, target: Target) -> dict[str, list[str]]:
     return {
         PHASES[0]: apis_phase(target),
-        PHASES[1]: infra_phase(target),
+        PHASES[1]: infra_phase(target, spec),
         PHASES[2]: package_phase(spec, target),
         PHASES[3]: functions_phase(spec, target),
     }
@@ -432,7 +511,9 @@ def write_scripts(plan: Mapping[str, list[str]], out_dir: Path) -> list[Path]:
     written = []
     for name, lines in plan.items():
         path = out_dir / name
-        path.write_text("#!/bin/sh\n# Written by scripts/deploy_plan.py; do not edit.\nset -eux\n" + "\n".join(lines) + "\n")
+        path.write_text(
+            "#!/bin/sh\n# Written by scripts/deploy_plan.py; do not edit.\nset -eux\n" + "\n".join(lines) + "\n"
+        )
         path.chmod(0o755)
         written.append(path)
     return written
@@ -445,6 +526,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--upload-bucket", help="default: PROJECT-uploads (the code's default)")
     parser.add_argument("--model-bucket", help="default: PROJECT-models")
     parser.add_argument("--tf-state-bucket", help="default: PROJECT-tfstate (created once, docs/deploy.md)")
+    parser.add_argument("--firebase-api-key", default="", help="the project's Firebase Web API key (admin page)")
+    parser.add_argument("--training-image", default="", help="the training job's image (default: a placeholder)")
+    parser.add_argument("--strict", action="store_true", help="fail when a value a function needs is missing")
     parser.add_argument("--spec", type=Path, default=SPEC_PATH, help="the declared functions")
     parser.add_argument("--write-dir", type=Path, help="also write one sh script per phase here")
     args = parser.parse_args(argv)
@@ -456,12 +540,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         upload_bucket=args.upload_bucket or f"{args.project}-uploads",
         model_bucket=args.model_bucket or f"{args.project}-models",
         tf_state_bucket=args.tf_state_bucket or f"{args.project}-tfstate",
+        firebase_api_key=args.firebase_api_key,
+        training_image=args.training_image,
     )
     try:
-        plan = phases(load_spec(args.spec), target)
+        spec = load_spec(args.spec)
+        plan = phases(spec, target)
     except SpecError as error:
         print(f"deploy_plan: {error}", file=sys.stderr)
         return 2
+    missing = missing_values(spec, target)
+    if missing and args.strict:
+        print(f"deploy_plan: {'; '.join(missing)}", file=sys.stderr)
+        return 2
+    for problem in missing:
+        print(f"# WARNING: {problem}")
     sys.stdout.write(render(plan))
     if args.write_dir:
         for path in write_scripts(plan, args.write_dir):

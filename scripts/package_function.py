@@ -5,8 +5,9 @@ A bundle is what ``gcloud functions deploy --source=OUT_DIR`` uploads, and nothi
     OUT_DIR/main.py, requirements.txt   the function folder functions/NAME (README excluded)
     OUT_DIR/fashiontag/                 the shared package, without training/ (TensorFlow) and
                                         local/ (emulator stack): neither may run in a function
-    OUT_DIR/models/taxonomy.yaml        only for functions declared with ``models: true``,
-    OUT_DIR/models/category/VERSION/    VERSION being the function's FASHIONTAG_CATEGORY_MODEL_VERSION
+    OUT_DIR/models/taxonomy.yaml        for functions declared ``models: taxonomy`` or ``category``
+    OUT_DIR/models/category/VERSION/    for ``models: category``: the baseline model named by the
+                                        function's FASHIONTAG_CATEGORY_MODEL_VERSION
 
 ``fashiontag.config.models_root()`` finds ``models/`` next to the package, so a bundle needs
 no FASHIONTAG_MODELS_ROOT. The function's own requirements.txt is the only one installed:
@@ -74,16 +75,17 @@ def package(name: str, out_dir: Path, repo: Path = REPO, spec: Spec | None = Non
 
     shutil.copytree(package_src, out_dir / "fashiontag", ignore=ignore)
 
-    if fn.models:
+    models = repo / "models"
+    if fn.models in ("taxonomy", "category"):
+        (out_dir / "models").mkdir()
+        shutil.copy2(models / "taxonomy.yaml", out_dir / "models" / "taxonomy.yaml")
+    if fn.models == "category":
         version = fn.model_version
         if not version:
-            raise PackageError(f"{name} bundles models but sets no FASHIONTAG_CATEGORY_MODEL_VERSION")
-        models = repo / "models"
+            raise PackageError(f"{name} bundles the category model but sets no FASHIONTAG_CATEGORY_MODEL_VERSION")
         model_dir = models / "category" / version
         if not (model_dir / "model.tflite").is_file():
             raise PackageError(f"{model_dir} has no model.tflite")
-        (out_dir / "models").mkdir()
-        shutil.copy2(models / "taxonomy.yaml", out_dir / "models" / "taxonomy.yaml")
         shutil.copytree(model_dir, out_dir / "models" / "category" / version, ignore=_IGNORED)
     return sorted(p for p in out_dir.rglob("*") if p.is_file())
 

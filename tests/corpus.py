@@ -83,9 +83,7 @@ def _save(img: Image.Image, fmt: str, **params: object) -> bytes:
     return buf.getvalue()
 
 
-def garment_on(
-    seed: int, backdrop: np.ndarray, colour: tuple[int, int, int], fill: float = 0.7
-) -> Image.Image:
+def garment_on(seed: int, backdrop: np.ndarray, colour: tuple[int, int, int], fill: float = 0.7) -> Image.Image:
     """The garment of ``seed`` painted in ``colour`` onto ``backdrop`` (H, W, 3), centred."""
     h, w, _ = backdrop.shape
     g = int(min(h, w) * fill)

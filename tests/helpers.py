@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 import uuid
 from typing import Any
@@ -31,6 +32,19 @@ def wait_finished(product_id: str, timeout_s: float = 15.0) -> dict[str, Any]:
             return doc
         time.sleep(0.1)
     raise AssertionError(f"product {product_id} not finished within {timeout_s} s: {store.get(product_id)}")
+
+
+def sign_in(email: str, password: str) -> str:
+    """A real ID token from the Auth emulator, signed in through its REST API as a browser would."""
+    host = os.environ["FIREBASE_AUTH_EMULATOR_HOST"]
+    response = requests.post(
+        f"http://{host}/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword",
+        params={"key": "fake-api-key"},
+        json={"email": email, "password": password, "returnSecureToken": True},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return str(response.json()["idToken"])
 
 
 def product_count() -> int:

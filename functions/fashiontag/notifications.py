@@ -114,7 +114,8 @@ def parse_pubsub(data: Any) -> Event:
         raise Malformed(f"message {message.get('messageId')}: data is not base64 JSON ({error})") from None
     if not isinstance(body, dict):
         raise Malformed(f"message {message.get('messageId')}: data is not a JSON object")
-    attributes = message.get("attributes") or {}
+    attributes = message.get("attributes")
+    attributes = attributes if isinstance(attributes, dict) else {}
     event_type = body.get("type") or attributes.get("type")
     if not isinstance(event_type, str) or not event_type:
         raise Malformed(f"message {message.get('messageId')}: no event type")
@@ -145,7 +146,7 @@ def _category_names() -> dict[str, str]:
         from fashiontag import taxonomy
 
         return {c.id: c.name for c in taxonomy.load().categories}
-    except (OSError, ImportError, KeyError, ValueError):
+    except (OSError, ImportError, KeyError, TypeError, ValueError):
         log.warning("taxonomy not available; category ids are shown as they are")
         return {}
 
@@ -222,24 +223,42 @@ def _product_rejected(event: Event, product: dict[str, Any] | None) -> list[Noti
     ]
 
 
+def _spec_category(doc: dict[str, Any] | None) -> Any:
+    spec = (doc or {}).get("spec")
+    return spec.get("category") if isinstance(spec, dict) else None
+
+
 def _product_label(event: Event, product: dict[str, Any] | None) -> str:
     """How a seller recognises a product: " Coat (coat.png)", or "" when nothing is known."""
-    label, _ = _category(event.payload.get("category") or ((product or {}).get("spec") or {}).get("category"))
+    label, _ = _category(
+        event.payload.get("category") or _spec_category(event.payload) or _spec_category(product)
+    )
     photo = _file_name(event, product)
     parts = [category_name(label) if label else None, f"({photo})" if photo else None]
     return "".join(f" {p}" for p in parts if p)
 
 
+# The admin app's review actions (fashiontag.admin.review) and the status they leave.
+_ACTION_VERBS = {"edit": "corrected", "verify": "verified"}
+_STATUS_SENTENCES = {
+    config.NEEDS_REVIEW: " It still awaits a final check.",
+    config.AUTO_ACCEPTED: " It is accepted.",
+    config.VERIFIED: " It is now verified.",
+    config.PUBLISHED: " It is published.",
+}
+
+
 def _product_reviewed(event: Event, product: dict[str, Any] | None) -> list[Notice]:
     product_id, seller = event.field("product_id"), event.recipient("seller_id")
+    verb = _ACTION_VERBS.get(str(event.payload.get("action")), "reviewed")
     status = event.payload.get("status") or (product or {}).get("status")
-    outcome = f" It is now {status.replace('_', ' ')}." if isinstance(status, str) and status else ""
+    outcome = _STATUS_SENTENCES.get(str(status), "")
     return [
         Notice(
             seller,
             event.type,
-            "Product reviewed",
-            f"A manager reviewed your product{_product_label(event, product)}.{outcome}",
+            f"Product {verb}",
+            f"A manager {verb} your product{_product_label(event, product)}.{outcome}",
             product_id,
         )
     ]
@@ -265,13 +284,27 @@ def _model_version(event: Event) -> str:
 
 
 def _accuracy(event: Event) -> str:
+    """" (accuracy 91.2%; active v1: 90.9%)" from the training job's summary, when present."""
     metrics = event.payload.get("metrics")
-    value = metrics.get("accuracy") if isinstance(metrics, dict) else event.payload.get("accuracy")
-    return f" (accuracy {value:.1%})" if isinstance(value, int | float) else ""
+    value = event.payload.get("candidate_accuracy")
+    if value is None:
+        value = metrics.get("accuracy") if isinstance(metrics, dict) else event.payload.get("accuracy")
+    if not isinstance(value, int | float):
+        return ""
+    active, active_version = event.payload.get("active_accuracy"), event.payload.get("active_version")
+    versus = (
+        f"; active {active_version}: {active:.1%}"
+        if isinstance(active, int | float) and active_version and active_version != event.payload.get("version")
+        else ""
+    )
+    return f" (accuracy {value:.1%}{versus})"
 
 
 def _reason(event: Event) -> str:
     reason = event.payload.get("reason")
+    reasons = event.payload.get("reasons")
+    if isinstance(reasons, list) and reasons:
+        reason = "; ".join(str(r) for r in reasons)
     return f": {reason}" if isinstance(reason, str) and reason else "."
 
 
@@ -288,7 +321,7 @@ def _model_promoted(event: Event, product: dict[str, Any] | None) -> list[Notice
 
 
 def _model_rejected(event: Event, product: dict[str, Any] | None) -> list[Notice]:
-    body = f"Candidate model {_model_version(event)} was not promoted{_reason(event)}"
+    body = f"Candidate model {_model_version(event)} was not promoted{_accuracy(event)}{_reason(event)}"
     return [Notice(MANAGERS, event.type, "Model not promoted", body)]
 
 
@@ -322,7 +355,7 @@ ROUTES: dict[str, Router] = {
     "model.rejected": _model_rejected,
     "message.sent": _message_sent,
 }
-# The admin app's events carry no file name or category: the product document has them.
+# The admin app's events carry no file name: the product document has it.
 _NEEDS_PRODUCT = {"product.reviewed", "product.published"}
 
 
@@ -372,8 +405,8 @@ def handle_message(data: Any) -> Outcome:
 
 def _product(event: Event) -> dict[str, Any] | None:
     product_id = event.payload.get("product_id")
-    if not isinstance(product_id, str) or not product_id:
-        return None
+    if not isinstance(product_id, str) or not product_id or "/" in product_id:
+        return None  # the wording does without it; the recipient check happens later
     snap = clients.firestore_client().collection(config.PRODUCTS).document(product_id).get()
     return snap.to_dict() if snap.exists else None
 

@@ -77,9 +77,7 @@ def test_bad_files_are_rejected_with_a_code_for_their_fault(stack, seller, produ
 
 
 def test_odd_but_valid_images_are_classified(stack, seller) -> None:
-    ids = {
-        name: upload(f"uploads/{seller}/{name}", data)[1] for name, data in corpus.odd_valid_files().items()
-    }
+    ids = {name: upload(f"uploads/{seller}/{name}", data)[1] for name, data in corpus.odd_valid_files().items()}
     for name, product_id in ids.items():
         doc = wait_finished(product_id)
         assert doc["status"] in (config.AUTO_ACCEPTED, config.NEEDS_REVIEW), (name, doc.get("rejection"))

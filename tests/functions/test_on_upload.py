@@ -27,9 +27,7 @@ BRIDGE_SUB = topology.LOCAL_SUBSCRIPTIONS[0]
 
 @pytest.fixture
 def paused_pipeline(stack) -> Iterator[None]:
-    url = (
-        f"{stack.url('pubsub')}/v1/projects/{stack.project}/subscriptions/{BRIDGE_SUB.name}:modifyPushConfig"
-    )
+    url = f"{stack.url('pubsub')}/v1/projects/{stack.project}/subscriptions/{BRIDGE_SUB.name}:modifyPushConfig"
     endpoint = f"{stack.url('bridge')}/projects/{stack.project}/topics/{BRIDGE_SUB.topic}"
     requests.post(url, json={"pushConfig": {}}, timeout=10).raise_for_status()
     try:
@@ -38,9 +36,7 @@ def paused_pipeline(stack) -> Iterator[None]:
         # Drop what queued up meanwhile: delivered after the next test's reset, it would land there.
         base = url.rsplit(":", 1)[0]
         while (
-            received := requests.post(
-                f"{base}:pull", json={"maxMessages": 100, "returnImmediately": True}, timeout=10
-            )
+            received := requests.post(f"{base}:pull", json={"maxMessages": 100, "returnImmediately": True}, timeout=10)
             .json()
             .get("receivedMessages", [])
         ):
@@ -61,9 +57,7 @@ def app(stack):
     return create_app("on_upload", str(SOURCE), "cloudevent")
 
 
-def _event(
-    name: str, generation: str, event_type: str = "google.cloud.storage.object.v1.finalized"
-) -> dict[str, Any]:
+def _event(name: str, generation: str, event_type: str = "google.cloud.storage.object.v1.finalized") -> dict[str, Any]:
     bucket = config.upload_bucket()
     return {
         "headers": {
@@ -100,9 +94,7 @@ def test_one_delivery_classifies(app, seller, paused_pipeline) -> None:
     assert doc["status"] in (config.AUTO_ACCEPTED, config.NEEDS_REVIEW)
 
 
-def test_ten_concurrent_deliveries_make_one_product_and_one_event(
-    app, seller, product_events, paused_pipeline
-) -> None:
+def test_ten_concurrent_deliveries_make_one_product_and_one_event(app, seller, product_events, paused_pipeline) -> None:
     name = f"uploads/{seller}/dup.jpg"
     generation, product_id = upload(name, _jpeg(11))
     barrier = threading.Barrier(10)

@@ -166,6 +166,8 @@ def test_missing_fields_are_malformed_and_unknown_types_route_nowhere() -> None:
         notices_for(Event("product.classified", "e", {"product_id": "p"}))
     with pytest.raises(Malformed):
         notices_for(Event("message.sent", "e", {"to": "x"}))
+    with pytest.raises(Malformed):
+        notices_for(Event("message.sent", "e", {"to": "users/x", "text": "hi"}))
     assert notices_for(Event("product.exploded", "e", {})) == []
 
 
@@ -196,7 +198,62 @@ def test_fcm_message_carries_tokens_text_and_string_data() -> None:
         "data": {"notification_id": "n1", "kind": "product.classified", "product_id": "p1"},
     }
     message = notifications.fcm_message(record)
-    assert message.tokens == ["t1", "t2"]
+    assert message.fids == ["t1", "t2"] and message.tokens is None
     assert message.notification.title == "Photo classified"
     assert message.notification.body.startswith("Your photo a.jpg")
     assert message.data == record["data"]
+
+
+def test_fcm_message_sends_legacy_registration_tokens_as_tokens() -> None:
+    legacy = "dGVzdA:APA91bHPRgkF3JUikC4ENAHEeMrd41Zxv3hVZjC9KtT8OvPVGJ"
+    record = {"tokens": ["cAbCdEfGhIjKlMnOpQrStU", legacy], "title": "t", "body": "b", "data": {}}
+    with pytest.warns(DeprecationWarning):
+        message = notifications.fcm_message(record)
+    assert message.fids == ["cAbCdEfGhIjKlMnOpQrStU"] and message.tokens == [legacy]
+
+
+def test_review_events_shaped_like_the_admin_apps() -> None:
+    payload = {
+        "product_id": "p5",
+        "seller_id": "carol",
+        "by": "mia",
+        "status": config.VERIFIED,
+        "action": "verify",
+        "history": 2,
+        "spec": {"category": "ankle_boot", "attributes": {}},
+    }
+    (notice,) = notices_for(Event("product.reviewed", "product.reviewed:p5:2", payload))
+    assert notice.title == "Product verified"
+    assert notice.body == "A manager verified your product Ankle boot. It is now verified."
+    edited = {**payload, "action": "edit", "status": config.NEEDS_REVIEW}
+    (notice,) = notices_for(Event("product.reviewed", "product.reviewed:p5:3", edited))
+    assert notice.body == "A manager corrected your product Ankle boot. It still awaits a final check."
+
+
+def test_training_summaries_shaped_like_the_training_jobs() -> None:
+    summary = {
+        "model": "category",
+        "version": "v3",
+        "request_id": "r1",
+        "candidate_accuracy": 0.9123,
+        "active_version": "v1",
+        "active_accuracy": 0.9091,
+        "reasons": ["not better by the margin of 0.5 points", "class shirt dropped 3 points"],
+    }
+    (trained,) = notices_for(Event("model.trained", "model.trained:category:v3", summary))
+    assert trained.body == "Model category v3 finished training (accuracy 91.2%; active v1: 90.9%)."
+    (rejected,) = notices_for(Event("model.rejected", "model.rejected:category:v3", summary))
+    assert rejected.body == (
+        "Candidate model category v3 was not promoted (accuracy 91.2%; active v1: 90.9%): "
+        "not better by the margin of 0.5 points; class shirt dropped 3 points"
+    )
+    promoted = {"model": "category", "version": "v3", "previous_version": "v1", "by": "m", "reason": "rollback"}
+    (notice,) = notices_for(Event("model.promoted", "model.promoted:category:v3:2", promoted))
+    assert notice.body == "Model category v3 is now active, replacing v1: rollback"
+
+
+def test_odd_attributes_and_a_path_like_product_id_do_not_break_parsing() -> None:
+    data = _data({"type": "product.published", "event_id": "e", "product_id": "a/b", "seller_id": "s"})
+    data["message"]["attributes"] = ["not", "a", "map"]
+    event = parse_pubsub(data)
+    assert event.type == "product.published" and event.payload["product_id"] == "a/b"

@@ -27,9 +27,7 @@ def files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-def test_same_seed_same_files_other_seed_other_files(
-    fashion: tuple[np.ndarray, np.ndarray], tmp_path: Path
-) -> None:
+def test_same_seed_same_files_other_seed_other_files(fashion: tuple[np.ndarray, np.ndarray], tmp_path: Path) -> None:
     first = samples.write_samples(*fashion, tmp_path / "a", count=COUNT, seed=11)
     again = samples.write_samples(*fashion, tmp_path / "b", count=COUNT, seed=11)
     other = samples.write_samples(*fashion, tmp_path / "c", count=COUNT, seed=12)

@@ -13,7 +13,6 @@ checks no expiry, so the expiry is checked here as well, always.
 from __future__ import annotations
 
 import functools
-import os
 import re
 import secrets
 import time
@@ -55,7 +54,7 @@ def _app_for(project: str, emulator_host: str) -> firebase_admin.App:
 
 def firebase_app() -> firebase_admin.App:
     """One firebase-admin app per (project, emulator), created on first use."""
-    return _app_for(config.project(), os.environ.get("FIREBASE_AUTH_EMULATOR_HOST", ""))
+    return _app_for(config.project(), config.auth_emulator_host())
 
 
 def verify(authorization: str | None) -> Principal:

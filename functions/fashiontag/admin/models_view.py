@@ -47,10 +47,11 @@ def _summary(metrics: dict[str, Any]) -> list[tuple[str, str]]:
 def models() -> list[dict[str, Any]]:
     """Every model in the registry with its versions, newest first; [] before the first one."""
     found = []
-    for snap in clients.firestore_client().collection(config.MODELS).stream():
-        doc = snap.to_dict() or {}
+    # list_documents: a model may have versions before its own document (the active pointer).
+    for ref in clients.firestore_client().collection(config.MODELS).list_documents():
+        doc = ref.get().to_dict() or {}
         versions = []
-        for version in reversed(registry.list_versions(snap.id)):
+        for version in reversed(registry.list_versions(ref.id)):
             metrics = version.get("metrics") or {}
             gate = metrics.get("gate") if isinstance(metrics.get("gate"), dict) else {}
             artifacts = version.get("artifacts") or {}
@@ -63,7 +64,8 @@ def models() -> list[dict[str, Any]]:
                     "report_files": [f for f in artifacts.get("files", []) if _report_type(f)],
                 }
             )
-        found.append({"name": snap.id, "active_version": doc.get("active_version"), "versions": versions})
+        if doc or versions:
+            found.append({"name": ref.id, "active_version": doc.get("active_version"), "versions": versions})
     return found
 
 
@@ -99,8 +101,29 @@ def report_file(name: str, version: str, file_name: str) -> tuple[bytes, str]:
     return blob.download_as_bytes(end=20_000_000), content_type
 
 
-def request_retraining(principal: Principal, model: Any) -> str:
+def _whole(value: Any, name: str, low: int, high: int) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        raise Invalid(f"{name} must be a whole number")
+    if not low <= value <= high:
+        raise Invalid(f"{name} must be between {low} and {high}")
+    return int(value)
+
+
+def request_retraining(principal: Principal, model: Any, epochs: Any = None, min_new_labels: Any = None) -> str:
+    """Publish ``retrain.requested`` on retrain-requests; returns the request id.
+
+    ``min_new_labels`` makes the run train only when that many new verified labels exist.
+    """
     model = model or config.CATEGORY_MODEL_NAME
     if model not in retraining.TRAINABLE_MODELS:
         raise Invalid(f"'{model}' cannot be retrained (trainable: {', '.join(retraining.TRAINABLE_MODELS)})")
-    return retraining.request(str(model), principal.uid, "admin")
+    params: dict[str, int] = {}
+    for name, value in (
+        ("epochs", _whole(epochs, "epochs", 1, 60)),
+        ("min_new_labels", _whole(min_new_labels, "min_new_labels", 0, 1_000_000)),
+    ):
+        if value is not None:
+            params[name] = value
+    return retraining.request(str(model), principal.uid, "admin", **params)

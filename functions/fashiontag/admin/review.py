@@ -278,8 +278,22 @@ def _announce(outcome: Outcome, action: str, by: Principal) -> None:
     )
 
 
+def colour_choices() -> list[str]:
+    """The colour names a specification may hold: the palette colours are measured against."""
+    from fashiontag.colours import PALETTE  # numpy and Pillow, imported only when needed
+
+    return [name for name, _ in PALETTE]
+
+
+def colour_swatches() -> list[tuple[str, str]]:
+    from fashiontag.colours import PALETTE
+
+    return list(PALETTE)
+
+
 def validate_spec(category: Any, attributes: Any, colours: Any) -> dict[str, Any]:
-    """The specification a manager submitted, checked against the taxonomy; raises Invalid."""
+    """The specification a manager submitted, checked against the taxonomy and the colour
+    palette; raises Invalid naming every problem. ``colours`` None means "leave them"."""
     problems: list[str] = []
     if not isinstance(category, str) or not category:
         raise Invalid("The correction was not saved: choose a category.", ["category is missing"])
@@ -291,21 +305,25 @@ def validate_spec(category: Any, attributes: Any, colours: Any) -> dict[str, Any
         raise Invalid("The correction was not saved: attributes must map a family to one value.")
     attributes = {k: v for k, v in attributes.items() if v != ""}  # "" means "not set"
     problems += taxonomy.load().validate_spec(category, attributes)
-    if colours is None:
-        colours = []
     if isinstance(colours, str):
         colours = [c.strip().lower() for c in colours.split(",") if c.strip()]
-    if not isinstance(colours, list) or not all(isinstance(c, str) for c in colours):
+    if colours is not None and (not isinstance(colours, list) or not all(isinstance(c, str) for c in colours)):
         problems.append("colours must be a list of colour names")
         colours = []
-    for colour in colours:
-        if not _COLOUR.match(colour):
-            problems.append(f"'{colour}' is not a colour name (lower-case letters, at most 30)")
-    if len(colours) > MAX_COLOURS:
+    palette = colour_choices()
+    for colour in colours or []:
+        if colour not in palette:
+            shown = colour if _COLOUR.match(colour) else colour[:30].encode("ascii", "replace").decode()
+            problems.append(f"'{shown}' is not a colour; choose from: {', '.join(palette)}")
+    if colours is not None and len(colours) > MAX_COLOURS:
         problems.append(f"at most {MAX_COLOURS} colours")
     if problems:
         raise Invalid("The correction was not saved: " + "; ".join(problems), problems)
-    return {"category": category, "attributes": attributes, "colours": list(dict.fromkeys(colours))}
+    return {
+        "category": category,
+        "attributes": attributes,
+        "colours": None if colours is None else list(dict.fromkeys(colours)),
+    }
 
 
 def edit(product_id: str, by: Principal, category: Any, attributes: Any, colours: Any) -> Outcome:
@@ -322,9 +340,10 @@ def edit(product_id: str, by: Principal, category: Any, attributes: Any, colours
             "attributes": spec.get("attributes") or {},
             "colours": colour_names(spec),
         }
-        if current == wanted and spec.get("source") == "manager":
+        target = {**wanted, "colours": current["colours"] if wanted["colours"] is None else wanted["colours"]}
+        if current == target and spec.get("source") == "manager":
             return None
-        return {"spec": {**wanted, "source": "manager"}}
+        return {"spec": {**target, "source": "manager"}}
 
     return _apply(product_id, by, EDIT, change)
 

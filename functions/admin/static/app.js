@@ -1,0 +1,504 @@
+// fashiontag admin page: sign-in, fetching server-rendered views with the ID token in a header,
+// forms posted as JSON, photo uploads straight to the bucket with progress, live status.
+// Every piece of data shown comes from the server's autoescaped HTML or goes through
+// textContent; nothing here builds HTML from strings.
+"use strict";
+
+(() => {
+  const body = document.body;
+  const cfg = {
+    authUrl: body.dataset.authUrl,
+    tokenUrl: body.dataset.tokenUrl,
+    apiKey: body.dataset.apiKey,
+    maxBytes: Number(body.dataset.maxBytes),
+  };
+  const KEY = "fashiontag.session";
+  const HOME = { manager: "#/queue", seller: "#/seller", buyer: "#/catalogue" };
+  const POLL_MS = 1500;
+  let session = null;
+  try {
+    session = JSON.parse(sessionStorage.getItem(KEY) || "null");
+  } catch (e) {
+    session = null;
+  }
+  let me = null;
+  let generation = 0; // bumped on every view change: stale polls and loads stop
+  let pollTimer = null;
+  const images = new Map(); // API image URL -> blob: URL
+
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+  // --- messages to the person -----------------------------------------------------------
+
+  function flash(text, kind = "ok", problems = []) {
+    const box = $("#flash");
+    box.replaceChildren();
+    box.className = kind;
+    const p = document.createElement("p");
+    p.textContent = text;
+    box.append(p);
+    if (problems.length) {
+      const ul = document.createElement("ul");
+      for (const problem of problems) {
+        const li = document.createElement("li");
+        li.textContent = problem;
+        ul.append(li);
+      }
+      box.append(ul);
+    }
+    box.hidden = false;
+  }
+
+  function clearFlash() {
+    const box = $("#flash");
+    box.hidden = true;
+    box.replaceChildren();
+  }
+
+  // --- Firebase Auth (REST: the emulator locally, Google's endpoints in the cloud) -------
+
+  function save(value) {
+    session = value;
+    if (value) sessionStorage.setItem(KEY, JSON.stringify(value));
+    else sessionStorage.removeItem(KEY);
+  }
+
+  function authMessage(data) {
+    const code = (data && data.error && data.error.message) || "";
+    if (/INVALID_PASSWORD|EMAIL_NOT_FOUND|INVALID_LOGIN_CREDENTIALS|INVALID_EMAIL/.test(code)) {
+      return "Wrong email or password.";
+    }
+    if (/TOO_MANY_ATTEMPTS/.test(code)) return "Too many attempts; try again later.";
+    if (/USER_DISABLED/.test(code)) return "This account is disabled.";
+    return "Sign-in failed" + (code ? `: ${code}` : ".");
+  }
+
+  async function signIn(email, password) {
+    const url = `${cfg.authUrl}/v1/accounts:signInWithPassword?key=${encodeURIComponent(cfg.apiKey)}`;
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email, password, returnSecureToken: true }),
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(authMessage(data));
+    save({
+      idToken: data.idToken,
+      refreshToken: data.refreshToken,
+      expiresAt: Date.now() + Number(data.expiresIn) * 1000,
+    });
+  }
+
+  async function idToken() {
+    if (!session) return null;
+    if (Date.now() > session.expiresAt - 60000) {
+      const url = `${cfg.tokenUrl}/v1/token?key=${encodeURIComponent(cfg.apiKey)}`;
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: session.refreshToken }),
+      }).catch(() => null);
+      if (!response || !response.ok) {
+        save(null);
+        return null;
+      }
+      const data = await response.json();
+      save({
+        idToken: data.id_token,
+        refreshToken: data.refresh_token,
+        expiresAt: Date.now() + Number(data.expires_in) * 1000,
+      });
+    }
+    return session.idToken;
+  }
+
+  // --- the API: the token travels in the Authorization header, never in a cookie ------
+
+  class SignedOut extends Error {}
+
+  async function api(path, options = {}) {
+    const token = await idToken();
+    if (!token) {
+      signOut("Please sign in.");
+      throw new SignedOut();
+    }
+    const headers = Object.assign({}, options.headers || {}, { Authorization: `Bearer ${token}` });
+    const response = await fetch(path, Object.assign({}, options, { headers, credentials: "omit" }));
+    if (response.status === 401) {
+      const data = await response.clone().json().catch(() => ({}));
+      signOut(data.error || "Your sign-in has expired; sign in again.");
+      throw new SignedOut();
+    }
+    return response;
+  }
+
+  async function postJson(path, payload) {
+    const response = await api(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(payload),
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error(data.error || `The request failed (${response.status}).`);
+      error.problems = data.problems || [];
+      throw error;
+    }
+    return data;
+  }
+
+  function newId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // --- signing in and out, routing ------------------------------------------------------
+
+  function signOut(message) {
+    save(null);
+    me = null;
+    generation += 1;
+    clearTimeout(pollTimer);
+    $("#nav").hidden = true;
+    $("#who").hidden = true;
+    $("#view").replaceChildren();
+    $("#sign-in").hidden = false;
+    if (message) flash(message, "error");
+  }
+
+  async function start() {
+    let response;
+    try {
+      response = await api("/api/me", { headers: { Accept: "application/json" } });
+    } catch (e) {
+      return;
+    }
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      signOut(data.error || "This account cannot use the page.");
+      return;
+    }
+    me = data;
+    $("#sign-in").hidden = true;
+    $("#nav").hidden = false;
+    $("#who").hidden = false;
+    $("#who-email").textContent = me.email;
+    $("#who-role").textContent = me.role;
+    for (const group of $$("#nav [data-role]")) group.hidden = group.dataset.role !== me.role;
+    route();
+  }
+
+  function route() {
+    if (!me) return;
+    const hash = location.hash.replace(/^#/, "");
+    if (!hash || hash === "/") {
+      location.hash = HOME[me.role];
+      return;
+    }
+    clearFlash();
+    load(`/views${hash}`);
+  }
+
+  async function load(path) {
+    const mine = ++generation;
+    clearTimeout(pollTimer);
+    const view = $("#view");
+    let response;
+    try {
+      response = await api(path, { headers: { Accept: "text/html" } });
+    } catch (e) {
+      return;
+    }
+    const html = await response.text();
+    if (mine !== generation) return;
+    view.innerHTML = (response.headers.get("Content-Type") || "").startsWith("text/html") ? html : "";
+    if (!response.ok && !view.innerHTML) flash(`This page could not be shown (${response.status}).`, "error");
+    view.dataset.path = path;
+    hydrate(view, mine);
+    for (const link of $$("#nav a")) {
+      const target = `/views${link.getAttribute("href").slice(1)}`;
+      link.classList.toggle("active", path === target || path.startsWith(`${target}?`));
+    }
+  }
+
+  function reload() {
+    const path = $("#view").dataset.path;
+    if (path) load(path);
+  }
+
+  // --- what the server-rendered fragments ask for ---------------------------------------
+
+  function hydrate(root, mine) {
+    for (const img of $$("img[data-src]", root)) loadImage(img);
+    for (const el of $$("[data-hex]", root)) {
+      if (/^#[0-9a-fA-F]{6}$/.test(el.dataset.hex)) el.style.backgroundColor = el.dataset.hex;
+    }
+    for (const input of $$("input[data-request-id]", root)) input.value = newId();
+    for (const form of $$("form[data-api]", root)) form.addEventListener("submit", submitApi);
+    for (const form of $$("form[data-view]", root)) form.addEventListener("submit", submitFilter);
+    for (const form of $$("form[data-upload]", root)) form.addEventListener("submit", submitUpload);
+    for (const box of $$("[data-select-all]", root)) {
+      box.addEventListener("change", () => {
+        for (const c of $$(`input[type=checkbox][name="${box.dataset.selectAll}"]`, root)) c.checked = box.checked;
+      });
+    }
+    for (const select of $$("[data-category-select]", root)) {
+      select.addEventListener("change", () => showFamilies(select));
+    }
+    for (const button of $$("button[data-open]", root)) button.addEventListener("click", openReport);
+    if (mine !== undefined) {
+      const live = $("[data-poll-json]", root);
+      if (live) poll(live, mine);
+    }
+  }
+
+  async function loadImage(img) {
+    const url = img.dataset.src;
+    try {
+      let local = images.get(url);
+      if (!local) {
+        const response = await api(url);
+        if (!response.ok) {
+          img.classList.add("missing");
+          img.alt = "no picture";
+          return;
+        }
+        local = URL.createObjectURL(await response.blob());
+        images.set(url, local);
+      }
+      img.src = local;
+    } catch (e) {
+      /* signed out meanwhile */
+    }
+  }
+
+  function showFamilies(select) {
+    for (const fieldset of $$("fieldset[data-category]", select.form)) {
+      const on = fieldset.dataset.category === select.value;
+      fieldset.hidden = !on;
+      fieldset.disabled = !on;
+    }
+  }
+
+  async function openReport(event) {
+    const box = $("[data-report]");
+    try {
+      const response = await api(event.currentTarget.dataset.open);
+      box.textContent = await response.text();
+      box.hidden = false;
+    } catch (e) {
+      /* signed out */
+    }
+  }
+
+  function formJson(form) {
+    const out = {};
+    for (const el of Array.from(form.elements)) {
+      if (!el.name || el.matches(":disabled") || ["submit", "button", "file"].includes(el.type)) continue;
+      if ("emptyList" in el.dataset) {
+        out[el.name] = out[el.name] || [];
+        continue;
+      }
+      if ((el.type === "checkbox" || el.type === "radio") && !el.checked) continue;
+      let value = el.value;
+      if (el.type === "number") value = el.value === "" ? null : Number(el.value);
+      if ("list" in el.dataset) {
+        (out[el.name] = out[el.name] || []).push(value);
+        continue;
+      }
+      const path = el.name.split(".");
+      let target = out;
+      for (const part of path.slice(0, -1)) target = target[part] = target[part] || {};
+      target[path[path.length - 1]] = value;
+    }
+    return out;
+  }
+
+  async function submitApi(event) {
+    event.preventDefault();
+    const form = event.currentTarget;
+    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
+    const button = form.querySelector("[type=submit]");
+    if (button) button.disabled = true;
+    try {
+      const result = await postJson(form.dataset.api, formJson(form));
+      let text = form.dataset.success || "Done.";
+      if (result && Array.isArray(result.verified)) {
+        text += `: ${result.verified.length} verified, ${result.unchanged.length} already verified, `;
+        text += `${result.skipped.length} skipped (below ${result.threshold} or not open)`;
+      }
+      flash(text, "ok");
+      reload();
+    } catch (error) {
+      if (!(error instanceof SignedOut)) flash(error.message, "error", error.problems || []);
+    } finally {
+      if (button) button.disabled = false;
+    }
+  }
+
+  function submitFilter(event) {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const params = new URLSearchParams();
+    for (const [key, value] of new FormData(form)) if (value !== "") params.set(key, value);
+    const query = params.toString();
+    const target = `#/${form.dataset.view}${query ? `?${query}` : ""}`;
+    if (location.hash === target) route();
+    else location.hash = target;
+  }
+
+  // --- uploads: one resumable session per file, PUT straight to the bucket ---------------
+
+  function uploadRow(list, file) {
+    const li = document.createElement("li");
+    const name = document.createElement("span");
+    name.className = "file";
+    name.textContent = file.name;
+    const bar = document.createElement("progress");
+    bar.max = file.size || 1;
+    bar.value = 0;
+    const state = document.createElement("span");
+    state.className = "state";
+    state.textContent = "waiting";
+    li.append(name, bar, state);
+    list.append(li);
+    return { li, bar, state };
+  }
+
+  function put(session, file, row) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("PUT", session.session_url);
+      xhr.setRequestHeader("Content-Type", session.content_type);
+      xhr.upload.onprogress = (e) => {
+        if (!e.lengthComputable) return;
+        row.bar.max = e.total;
+        row.bar.value = e.loaded;
+        row.state.textContent = `${Math.round((100 * e.loaded) / e.total)}%`;
+      };
+      xhr.onload = () => {
+        if (xhr.status >= 200 && xhr.status < 300) {
+          row.bar.value = row.bar.max;
+          row.state.textContent = "uploaded";
+          row.li.classList.add("done");
+          resolve();
+        } else {
+          reject(new Error(`the bucket answered ${xhr.status}`));
+        }
+      };
+      xhr.onerror = () => reject(new Error("network error"));
+      row.state.textContent = "0%";
+      xhr.send(file);
+    });
+  }
+
+  async function submitUpload(event) {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const input = form.querySelector("input[type=file]");
+    const list = form.querySelector("[data-upload-list]");
+    const files = Array.from(input.files || []);
+    if (!files.length) {
+      flash("Choose at least one photo.", "error");
+      return;
+    }
+    const tooBig = files.filter((f) => f.size > cfg.maxBytes).map((f) => f.name);
+    if (tooBig.length) {
+      flash(`Over the ${(cfg.maxBytes / 1e6).toFixed(0)} MB limit: ${tooBig.join(", ")}`, "error");
+      return;
+    }
+    list.replaceChildren();
+    const rows = files.map((file) => uploadRow(list, file));
+    let sessions;
+    try {
+      const payload = { files: files.map((f) => ({ name: f.name, size: f.size, content_type: f.type })) };
+      sessions = (await postJson("/api/uploads", payload)).sessions;
+    } catch (error) {
+      if (!(error instanceof SignedOut)) flash(error.message, "error", error.problems || []);
+      for (const row of rows) row.state.textContent = "not sent";
+      return;
+    }
+    let done = 0;
+    await Promise.all(
+      files.map((file, i) =>
+        put(sessions[i], file, rows[i]).then(
+          () => {
+            done += 1;
+          },
+          (error) => {
+            rows[i].state.textContent = `failed: ${error.message}`;
+            rows[i].li.classList.add("failed");
+          },
+        ),
+      ),
+    );
+    flash(
+      `${done} of ${files.length} photos uploaded; they are being classified.`,
+      done === files.length ? "ok" : "error",
+    );
+    input.value = "";
+    const live = $("[data-poll-json]");
+    if (live) refresh(live);
+  }
+
+  // --- live status: poll the JSON, re-render the fragment when anything changed ----------
+
+  function digestOfRows(root) {
+    return JSON.stringify(
+      $$("tr[data-product]", root).map((tr) => [tr.dataset.product, tr.dataset.status, tr.dataset.category]),
+    );
+  }
+
+  async function refresh(el) {
+    const response = await api(el.dataset.fragment, { headers: { Accept: "text/html" } });
+    if (!response.ok) return;
+    el.innerHTML = await response.text();
+    hydrate(el);
+  }
+
+  function poll(el, mine) {
+    const tick = async () => {
+      if (mine !== generation) return;
+      try {
+        const response = await api(el.dataset.pollJson, { headers: { Accept: "application/json" } });
+        if (response.ok && mine === generation) {
+          const data = await response.json();
+          const digest = JSON.stringify(data.products.map((p) => [p.id, p.status, p.category || ""]));
+          if (digest !== digestOfRows(el)) await refresh(el);
+        }
+      } catch (e) {
+        return;
+      }
+      if (mine === generation) pollTimer = setTimeout(tick, POLL_MS);
+    };
+    pollTimer = setTimeout(tick, POLL_MS);
+  }
+
+  // --- wiring ---------------------------------------------------------------------------
+
+  $("#sign-in-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const button = form.querySelector("[type=submit]");
+    button.disabled = true;
+    try {
+      await signIn(form.email.value.trim(), form.password.value);
+      form.password.value = "";
+      clearFlash();
+      await start();
+    } catch (error) {
+      flash(error.message, "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+  $("#sign-out").addEventListener("click", () => {
+    signOut();
+    history.replaceState(null, "", location.pathname);
+  });
+  window.addEventListener("hashchange", route);
+  if (session) start();
+})();

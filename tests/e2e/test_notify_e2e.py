@@ -1,0 +1,86 @@
+"""Upload -> product.classified on product-events -> the stack's push subscription -> the running
+notify function -> the seller's notification (and its push in the outbox), end to end."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import requests
+from google.cloud import firestore
+
+from fashiontag import clients, config, topology
+from fashiontag.notifications import MANAGERS, NOTIFICATIONS, PUSH_OUTBOX, USERS
+from tests import corpus
+from tests.helpers import upload, wait_finished
+
+
+def _wait_notifications(product_id: str, expected: set[str], timeout_s: float = 20.0) -> dict[str, Any]:
+    """The product's notifications by recipient, once ``expected`` are all there."""
+    query = clients.firestore_client().collection(NOTIFICATIONS).where(
+        filter=firestore.FieldFilter("product_id", "==", product_id)
+    )
+    deadline = time.monotonic() + timeout_s
+    found: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        found = {doc["to"]: doc for doc in ({"id": s.id, **(s.to_dict() or {})} for s in query.stream())}
+        if expected <= set(found):
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"notifications for {product_id} not there within {timeout_s} s: {found}")
+
+
+def _wait_document(path: str, timeout_s: float = 10.0) -> dict[str, Any]:
+    ref = clients.firestore_client().document(path)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        snap = ref.get()
+        if snap.exists:
+            return snap.to_dict() or {}
+        time.sleep(0.1)
+    raise AssertionError(f"{path} not there within {timeout_s} s")
+
+
+def test_an_upload_notifies_its_seller(stack, seller) -> None:
+    clients.firestore_client().collection(USERS).document(seller).set(
+        {"email": f"{seller}@example.com", "role": "seller", "device_tokens": ["seller-phone"]}
+    )
+    buf = io.BytesIO()
+    corpus.garment_photo(3).save(buf, "JPEG", quality=90)
+    _, product_id = upload(f"uploads/{seller}/jacket.jpg", buf.getvalue())
+
+    product = wait_finished(product_id)
+    needs_review = product["status"] == config.NEEDS_REVIEW
+    found = _wait_notifications(product_id, {seller, MANAGERS} if needs_review else {seller})
+
+    mine = found[seller]
+    assert mine["kind"] == "product.classified" and mine["read"] is False
+    assert mine["body"].startswith("Your photo jacket.jpg was classified as ")
+    push = _wait_document(f"{PUSH_OUTBOX}/{mine['id']}")  # written just after the notification
+    assert push["tokens"] == ["seller-phone"] and push["body"] == mine["body"]
+    time.sleep(1.0)  # room for a late duplicate delivery to show
+    query = clients.firestore_client().collection(NOTIFICATIONS).where(
+        filter=firestore.FieldFilter("product_id", "==", product_id)
+    )
+    assert sorted(snap.get("to") for snap in query.stream()) == sorted(found)
+
+
+def test_notify_subscriptions_have_retry_and_dead_letter_policies(stack) -> None:
+    base = f"{stack.url('pubsub')}/v1/projects/{stack.project}/subscriptions"
+    subscriptions = [s for s in topology.LOCAL_SUBSCRIPTIONS if s.target == "notify"]
+    assert {s.topic for s in subscriptions} == {
+        config.TOPIC_PRODUCT_EVENTS,
+        config.TOPIC_MODEL_EVENTS,
+        config.TOPIC_MESSAGE_EVENTS,
+    }
+    for sub in subscriptions:
+        live = requests.get(f"{base}/{sub.name}", timeout=10).json()
+        assert live["pushConfig"]["pushEndpoint"] == (
+            f"{stack.url('notify')}/projects/{stack.project}/topics/{sub.topic}"
+        )
+        assert live["deadLetterPolicy"]["deadLetterTopic"].endswith(f"/topics/{sub.topic}-dead-letter")
+        assert live["deadLetterPolicy"]["maxDeliveryAttempts"] == sub.max_delivery_attempts
+        assert live["retryPolicy"]["maximumBackoff"].rstrip("s").split(".")[0] == str(
+            sub.retry.maximum_backoff_s
+        )
