@@ -38,13 +38,10 @@ MANAGER = "simulated-manager"
 
 
 def wait_run(request_id: str, timeout_s: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        run = retraining.get_run(request_id) or {}
-        if run.get("status") in (retraining.DONE, retraining.FAILED, retraining.SKIPPED):
-            return run
-        time.sleep(2)
-    raise SystemExit(f"retrain run {request_id} did not finish in {timeout_s:.0f} s")
+    run = retraining.wait_for_run(request_id, timeout_s, poll_s=2)
+    if run is None:
+        raise SystemExit(f"retrain run {request_id} did not finish in {timeout_s:.0f} s")
+    return run
 
 
 def upload_photos(indices: np.ndarray, folder: Path, seed: int, workers: int) -> dict[str, int]:

@@ -177,8 +177,6 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
-    import time
-
     from fashiontag import retraining
 
     _use_stack_env(args)
@@ -189,15 +187,12 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     print(f"retrain request {request_id} published")
     if not args.wait:
         return 0
-    deadline = time.monotonic() + args.wait
-    while time.monotonic() < deadline:
-        run = retraining.get_run(request_id) or {}
-        if run.get("status") in (retraining.DONE, retraining.FAILED, retraining.SKIPPED):
-            print(json.dumps({k: run.get(k) for k in ("status", "outcome", "result", "error", "reason")}, default=str))
-            return 0 if run["status"] != retraining.FAILED else 1
-        time.sleep(2)
-    print(f"still running after {args.wait} s; see: fashiontag models list")
-    return 1
+    run = retraining.wait_for_run(request_id, args.wait, poll_s=2)
+    if run is None:
+        print(f"still running after {args.wait} s; see: fashiontag models list")
+        return 1
+    print(json.dumps({k: run.get(k) for k in ("status", "outcome", "result", "error", "reason")}, default=str))
+    return 0 if run["status"] != retraining.FAILED else 1
 
 
 # --- users ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,17 @@ def run_ref(request_id: str) -> firestore.DocumentReference:
 def get_run(request_id: str) -> dict[str, Any] | None:
     snap = run_ref(request_id).get()
     return snap.to_dict() if snap.exists else None
+
+
+def wait_for_run(request_id: str, timeout_s: float, poll_s: float = 1.0) -> dict[str, Any] | None:
+    """The run once it is done, failed or skipped; None when ``timeout_s`` passes first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run = get_run(request_id) or {}
+        if run.get("status") in (DONE, FAILED, SKIPPED):
+            return run
+        time.sleep(poll_s)
+    return None
 
 
 def update_run(request_id: str, **fields: Any) -> None:

@@ -43,13 +43,9 @@ def _push(body: dict[str, Any], message_id: str) -> dict[str, Any]:
 
 
 def _wait_run(request_id: str, timeout_s: float = 300) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        run = retraining.get_run(request_id) or {}
-        if run.get("status") in (retraining.DONE, retraining.FAILED, retraining.SKIPPED):
-            return run
-        time.sleep(1)
-    raise AssertionError(f"retrain run {request_id} not finished: {retraining.get_run(request_id)}")
+    run = retraining.wait_for_run(request_id, timeout_s)
+    assert run is not None, f"retrain run {request_id} not finished: {retraining.get_run(request_id)}"
+    return run
 
 
 def test_a_request_delivered_twice_is_one_run(stack: StackConfig) -> None:

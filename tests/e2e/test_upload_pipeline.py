@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Iterator
 
@@ -21,9 +20,7 @@ def product_events(stack) -> Iterator[EventTap]:
 
 
 def _jpeg(seed: int) -> bytes:
-    buf = io.BytesIO()
-    corpus.garment_photo(seed).save(buf, "JPEG", quality=90)
-    return buf.getvalue()
+    return corpus.jpeg(corpus.garment_photo(seed))
 
 
 def test_upload_becomes_classified_product(stack, seller, product_events) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
@@ -22,9 +21,7 @@ def client(stack: StackConfig) -> FlaskClient:
 
 
 def _jpeg() -> bytes:
-    buf = io.BytesIO()
-    corpus.garment_photo(3).save(buf, "JPEG", quality=90)
-    return buf.getvalue()
+    return corpus.jpeg(corpus.garment_photo(3))
 
 
 def test_image_body_is_classified(client: FlaskClient) -> None:

@@ -7,7 +7,6 @@ resumed afterwards, so its late delivery becomes one more duplicate the handler 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,9 +78,7 @@ def _event(name: str, generation: str, event_type: str = "google.cloud.storage.o
 
 
 def _jpeg(seed: int) -> bytes:
-    buf = io.BytesIO()
-    corpus.garment_photo(seed).save(buf, "JPEG", quality=90)
-    return buf.getvalue()
+    return corpus.jpeg(corpus.garment_photo(seed))
 
 
 def test_one_delivery_classifies(app, seller, paused_pipeline) -> None:
