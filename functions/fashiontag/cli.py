@@ -232,10 +232,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         from fashiontag.training import attributes
 
+        if "verified" in args.data:
+            _use_stack_env(args)
         category = args.model.removeprefix("attributes-")
-        cfg = attributes.AttributeTrainConfig(epochs=args.epochs, seed=args.seed)
-        if args.limit:
-            cfg = attributes.AttributeTrainConfig(epochs=args.epochs, seed=args.seed, synthetic=args.limit)
+        cfg = attributes.AttributeTrainConfig(
+            epochs=args.epochs,
+            seed=args.seed,
+            synthetic=(args.limit or attributes.AttributeTrainConfig.synthetic) if "synthetic" in args.data else 0,
+            verified="verified" in args.data,
+        )
         attributes.train(category, cfg, args.out)
     return 0
 
@@ -301,12 +306,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", type=int, default=0, help="seconds to wait for the outcome")
     p.set_defaults(func=cmd_retrain)
 
-    p = sub.add_parser("train", help="train a model (imports TensorFlow)")
+    p = sub.add_parser("train", parents=[stack_opts], help="train a model (imports TensorFlow)")
     p.add_argument("model", choices=[config.CATEGORY_MODEL_NAME, "attributes-trouser"])
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=20261130)
     p.add_argument("--limit", type=int, default=None, help="train on N images only (synthetic renders for attributes)")
+    p.add_argument(
+        "--data",
+        choices=["synthetic", "verified", "synthetic+verified"],
+        default="synthetic",
+        help="attribute models: synthetic renders, verified products (from the stack), or both",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("demo", parents=[stack_opts], help="upload sample photos and show the results")

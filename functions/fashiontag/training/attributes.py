@@ -37,6 +37,7 @@ class AttributeTrainConfig:
     synthetic: int = 6000
     min_labels: int = 200
     seed: int = 20261130
+    verified: bool = False  # add the verified products of the category (needs Firestore and Storage)
 
 
 def make_model(families: dict[str, int]) -> keras.Model:
@@ -74,16 +75,30 @@ def synthetic_trousers(count: int, seed: int) -> tuple[np.ndarray, dict[str, np.
     return x, y
 
 
+def _empty(declared: dict[str, tuple[str, ...]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    return np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8), {f: np.zeros(0, dtype=np.int32) for f in declared}
+
+
 def train(category: str, cfg: AttributeTrainConfig, out: Path) -> dict[str, Any]:
     """Train the attribute model of ``category`` (synthetic trousers today) and export it."""
     keras.utils.set_random_seed(cfg.seed)
     declared = {f.id: f.values for f in taxonomy.load().category(category).families}
-    if category != "trouser":
-        raise SystemExit(f"no labelled attribute data for {category} yet: every family stays untrained")
+    if category != synthetic.CATEGORY and not cfg.verified:
+        raise SystemExit(f"no synthetic data for {category}: train it with --data verified")
     started = time.monotonic()
-    x, y = synthetic_trousers(cfg.synthetic, cfg.seed)
+    x, y = synthetic_trousers(cfg.synthetic, cfg.seed) if cfg.synthetic else _empty(declared)
     render_s = time.monotonic() - started
+    verified_ids: list[str] = []
+    if cfg.verified:
+        from fashiontag.training import data
+
+        x_v, y_v, verified_ids = data.verified_attribute_examples(category, INPUT_SIZE)
+        x = np.concatenate([x, x_v])
+        y = {f: np.concatenate([y.get(f, np.full(len(x) - len(x_v), -1)), y_v[f]]) for f in declared}
+    # A family needs min_labels labelled examples for a head; below that it says "untrained".
     trained = {f: len(v) for f, v in declared.items() if (y.get(f, np.array([])) >= 0).sum() >= cfg.min_labels}
+    if not trained:
+        raise SystemExit(f"no family of {category} has {cfg.min_labels} labels yet: all stay untrained")
     untrained = sorted(set(declared) - set(trained))
 
     train_idx, test_idx = datasets.train_validation_split(len(x), len(x) // 5, cfg.seed)
@@ -149,8 +164,10 @@ def train(category: str, cfg: AttributeTrainConfig, out: Path) -> dict[str, Any]
     report = {
         "model": {"name": meta["name"], "version": out.name},
         "data": {
-            "synthetic": True,
-            "source": "fashiontag.synthetic procedural trouser renderer",
+            "synthetic": cfg.synthetic,
+            "verified_products": len(verified_ids),
+            "source": "fashiontag.synthetic procedural trouser renderer"
+            + (" + verified products" if verified_ids else ""),
             "examples": len(x),
             "train": len(fit_idx),
             "validation": len(val_idx),

@@ -77,3 +77,34 @@ def build_category_dataset(bootstrap_limit: int | None, seed: int, include_verif
         "seed": seed,
     }
     return Dataset(np.concatenate(x_parts), np.concatenate(y_parts), manifest)
+
+
+def verified_attribute_examples(category: str, size: int) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]]:
+    """Crops and per-family label indices (-1 where the manager left a family open) of every
+    verified or published product of ``category``, re-cut from the original upload."""
+    from fashiontag import images
+
+    families = {f.id: f.values for f in taxonomy.load().category(category).families}
+    query = (
+        clients.firestore_client()
+        .collection(config.PRODUCTS)
+        .where(filter=firestore.FieldFilter("status", "in", list(LABELLED_STATUSES)))
+    )
+    crops, ids = [], []
+    labels: dict[str, list[int]] = {f: [] for f in families}
+    for snap in query.stream():
+        doc = snap.to_dict() or {}
+        spec = doc.get("spec") or {}
+        attributes = spec.get("attributes") or {}
+        if spec.get("category") != category or not attributes:
+            continue
+        image = doc.get("image") or {}
+        blob = clients.storage_client().bucket(image["bucket"]).blob(image["name"], generation=int(image["generation"]))
+        photo = images.decode(blob.download_as_bytes(), config.limits())
+        crops.append(images.garment_crop(photo.rgb, size))
+        ids.append(snap.id)
+        for family, values in families.items():
+            value = attributes.get(family)
+            labels[family].append(values.index(value) if value in values else -1)
+    x = np.stack(crops) if crops else np.zeros((0, size, size, 3), dtype=np.uint8)
+    return x, {f: np.array(v, dtype=np.int32) for f, v in labels.items()}, ids
