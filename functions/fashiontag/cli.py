@@ -164,6 +164,15 @@ def cmd_models(args: argparse.Namespace) -> int:
             if not args.version:
                 sys.exit("promote needs a VERSION")
             print(json.dumps(registry.promote(args.model, args.version, by, reason=args.reason or "")))
+        elif args.action == "register":
+            if not args.dir:
+                sys.exit("register needs --dir, a trained model folder")
+            meta = json.loads((args.dir / "model.json").read_text())
+            report = json.loads((args.dir / "report.json").read_text())
+            record = registry.register(
+                meta["name"], meta["version"], args.dir, registry.summary_metrics(report), report.get("data", {})
+            )
+            print(f"registered {meta['name']} {meta['version']} ({record['status']}); promote it to serve it")
         elif args.action == "rollback":
             print(json.dumps(registry.rollback(args.model, by)))
         elif args.action == "delete":
@@ -283,11 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_products)
 
     p = sub.add_parser("models", parents=[stack_opts], help="the model registry")
-    p.add_argument("action", choices=["list", "show", "promote", "rollback", "delete"])
+    p.add_argument("action", choices=["list", "show", "register", "promote", "rollback", "delete"])
     p.add_argument("version", nargs="?")
     p.add_argument("--model", default=config.CATEGORY_MODEL_NAME)
     p.add_argument("--by", default=None, help="who does it (default: $USER)")
     p.add_argument("--reason", default=None, help="why (required to force a rejected version)")
+    p.add_argument("--dir", type=Path, default=None, help="register: the trained model's folder")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("users", parents=[stack_opts], help="add or list accounts (Firebase Auth, role claim)")

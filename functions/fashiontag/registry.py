@@ -188,6 +188,10 @@ def summary_metrics(report: dict[str, Any]) -> dict[str, Any]:
     summary = {k: report[k] for k in keys if k in report}
     if isinstance(report.get("photo_accuracy"), dict):
         summary["photo_accuracy"] = report["photo_accuracy"]["accuracy"]
+    if isinstance(report.get("families"), dict):  # attribute models: per-family figures
+        summary["families"] = {
+            f: {"accuracy": r["accuracy"], "ece": r.get("ece_after")} for f, r in report["families"].items()
+        }
     return summary
 
 

@@ -125,9 +125,11 @@ def paused_retrain_requests(stack: StackConfig) -> Iterator[None]:
     try:
         yield
     finally:
-        while received := requests.post(
-            f"{base}:pull", json={"maxMessages": 100, "returnImmediately": True}, timeout=10
-        ).json().get("receivedMessages", []):
+        while (
+            received := requests.post(f"{base}:pull", json={"maxMessages": 100, "returnImmediately": True}, timeout=10)
+            .json()
+            .get("receivedMessages", [])
+        ):
             ack = {"ackIds": [item["ackId"] for item in received]}
             requests.post(f"{base}:acknowledge", json=ack, timeout=10).raise_for_status()
         push = {"pushConfig": {"pushEndpoint": endpoint}}
@@ -155,3 +157,21 @@ def test_enough_new_labels_request_a_retraining(
         tap.close()
     assert [m["data"]["request_id"] for m in requests_seen] == ["auto-category-shipped-1"]
     assert requests_seen[0]["data"]["min_new_labels"] == 3
+
+
+def test_an_attribute_model_is_registered_promoted_and_listed(
+    stack: StackConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fashiontag import cli
+
+    folder = Path(__file__).resolve().parents[2] / "models" / "attributes-trouser" / "v1"
+    assert cli.main(["models", "register", "--dir", str(folder), "--model", "attributes-trouser"]) == 0
+    assert cli.main(["models", "promote", "v1", "--model", "attributes-trouser", "--by", "test"]) == 0
+    assert registry.active_version("attributes-trouser") == "v1"
+    assert cli.main(["models", "list", "--model", "attributes-trouser"]) == 0
+    listed = capsys.readouterr().out
+    assert "* v1" in listed and "active" in listed
+    record = registry.get_version("attributes-trouser", "v1") or {}
+    assert record["metrics"]["families"]["fit"]["accuracy"] > 0.9
+    with pytest.raises(SystemExit, match="active version"):
+        cli.main(["models", "delete", "v1", "--model", "attributes-trouser"])
