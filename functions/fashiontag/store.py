@@ -46,10 +46,25 @@ def is_finished(doc: dict[str, Any]) -> bool:
     return doc.get("status", RECEIVED) != RECEIVED and bool(doc.get("event", {}).get("published_at"))
 
 
+def _settled(doc: dict[str, Any], owner: str) -> Claim | None:
+    """DONE or BUSY when nothing is left for ``owner`` to claim; None when it may claim."""
+    if is_finished(doc):
+        return Claim(ClaimState.DONE, doc)
+    held = doc.get("lease")
+    if held and held.get("owner") != owner and held.get("until") and held["until"] > _now():
+        return Claim(ClaimState.BUSY, doc)
+    return None
+
+
 def claim(product_id: str, initial: dict[str, Any], owner: str) -> Claim:
     """Create the product (status ``received``) or take over an abandoned one, atomically."""
     ref = product_ref(product_id)
     lease_until = _now() + dt.timedelta(seconds=config.processing_lease_seconds())
+    # Duplicates look first without a transaction: on the emulator (pessimistic locking) their
+    # transactional reads would hold the lock the lease holder needs to write its outcome.
+    snap = ref.get()
+    if snap.exists and (settled := _settled(snap.to_dict() or {}, owner)):
+        return settled
 
     @firestore.transactional
     def run(txn: firestore.Transaction) -> Claim:
@@ -67,11 +82,8 @@ def claim(product_id: str, initial: dict[str, Any], owner: str) -> Claim:
             txn.create(ref, doc)
             return Claim(ClaimState.OWNED, doc)
         doc = snap.to_dict() or {}
-        if is_finished(doc):
-            return Claim(ClaimState.DONE, doc)
-        held = doc.get("lease")
-        if held and held.get("owner") != owner and held.get("until") and held["until"] > _now():
-            return Claim(ClaimState.BUSY, doc)
+        if settled := _settled(doc, owner):
+            return settled
         attempts = int(doc.get("attempts", 0)) + 1
         txn.update(ref, {"lease": lease, "attempts": attempts, "updated_at": firestore.SERVER_TIMESTAMP})
         return Claim(ClaimState.OWNED, {**doc, "lease": lease, "attempts": attempts})

@@ -114,7 +114,11 @@ def _sign_in(page: Any, url: str, email: str) -> None:
 
 
 def _flash(page: Any, text: str) -> None:
-    page.wait_for_selector(f"#flash.ok:has-text('{text}')", timeout=TIMEOUT_MS)
+    try:
+        page.wait_for_selector(f"#flash.ok:has-text('{text}')", timeout=TIMEOUT_MS)
+    except Exception as error:  # say what the page showed instead
+        shown = page.locator("#flash").evaluate("e => e.className + ': ' + e.textContent")
+        raise AssertionError(f"expected flash {text!r}, page shows {shown!r}") from error
 
 
 def _product_by_file(file_name: str) -> tuple[str, dict[str, Any]]:
@@ -188,10 +192,15 @@ def test_seller_manager_buyer_review_loop(
     manager.select_option("fieldset[data-category=trouser] select[name='attributes.fit']", new_fit)
     manager.click("form.spec-form button[type=submit]")
     _flash(manager, "Correction saved")
+    # Each action re-renders the view after its flash: wait for the new view before the next one,
+    # or a click or a typed text can land in the page being replaced.
+    manager.wait_for_selector("table.history tbody tr >> nth=0", timeout=TIMEOUT_MS)
     manager.click("form[data-api$='/verify'] button")
     _flash(manager, "Verified")
+    manager.wait_for_selector("h1 .status-verified", timeout=TIMEOUT_MS)
     manager.click("form[data-api$='/publish'] button")
     _flash(manager, "Published")
+    manager.wait_for_selector("h1 .status-published", timeout=TIMEOUT_MS)
     notify = manager.locator("form[data-api='/api/notifications']")
     notify.locator("input[name=title]").fill("Your trousers are live")
     notify.locator("textarea[name=body]").fill(f"Fit corrected to {new_fit} and published.")
