@@ -85,16 +85,6 @@ def bench_inference(n: int) -> dict[str, Any]:
     }
 
 
-def _pause_pipeline(cfg: stack.StackConfig, paused: bool) -> None:
-    from fashiontag import topology
-
-    sub = topology.LOCAL_SUBSCRIPTIONS[0]
-    url = f"{cfg.url('pubsub')}/v1/projects/{cfg.project}/subscriptions/{sub.name}:modifyPushConfig"
-    endpoint = f"{cfg.url('bridge')}/projects/{cfg.project}/topics/{sub.topic}"
-    body = {"pushConfig": {} if paused else {"pushEndpoint": endpoint}}
-    requests.post(url, json=body, timeout=10).raise_for_status()
-
-
 def _photos(count: int, folder: Path) -> list[Path]:
     x, y = datasets.load_fashion_mnist("test")
     samples.write_samples(x, y, folder, count=count, seed=99)
@@ -102,12 +92,11 @@ def _photos(count: int, folder: Path) -> list[Path]:
 
 
 def bench_cold_start(cfg: stack.StackConfig, photos: list[Path], runs: int) -> dict[str, Any]:
-    from fashiontag import uploads
+    from fashiontag import topology, uploads
 
-    _pause_pipeline(cfg, True)
     port = cfg.ports["classify"] + 10
     timings = []
-    try:
+    with stack.paused(cfg, topology.LOCAL_SUBSCRIPTIONS[0].name):
         for path in photos[:runs]:
             item = uploads.upload_files([path], "bench-cold", progress=False)[0]
             event = {
@@ -125,17 +114,7 @@ def bench_cold_start(cfg: stack.StackConfig, photos: list[Path], runs: int) -> d
                 "size": str(path.stat().st_size),
                 "contentType": "image/jpeg",
             }
-            argv = [
-                str(Path(sys.executable).with_name("functions-framework")),
-                "--source",
-                str(ROOT / "functions/on_upload/main.py"),
-                "--target",
-                "on_upload",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ]
+            argv = stack.function_argv(ROOT / "functions/on_upload/main.py", "on_upload", port)
             started = time.perf_counter()
             proc = subprocess.Popen(
                 argv,
@@ -157,8 +136,6 @@ def bench_cold_start(cfg: stack.StackConfig, photos: list[Path], runs: int) -> d
             finally:
                 proc.terminate()
                 proc.wait(timeout=10)
-    finally:
-        _pause_pipeline(cfg, False)
     return {
         "runs": len(timings),
         "median_s": round(statistics.median(timings), 2),

@@ -10,7 +10,9 @@ the function: locally the job is a subprocess, in the cloud a Cloud Run job exec
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import logging
 import os
 import subprocess
@@ -110,6 +112,26 @@ def labels_since_active(model: str) -> int:
     counted: Any = query.count()  # the client's stubs miss the nested result type
     total = counted.get()[0][0].value
     return max(0, int(total) - used)
+
+
+def handle_push(data: dict[str, Any], fallback_id: str) -> str:
+    """One Pub/Sub push: a retrain request, or a product event for the label trigger."""
+    message = data.get("message", {})
+    try:
+        body = json.loads(base64.b64decode(message.get("data", "")) or b"{}")
+    except (ValueError, TypeError):
+        log.error("dropping a message that is not JSON (id %s)", message.get("messageId"))
+        return "ignored"  # a poison message must not be retried forever
+    if not isinstance(body, dict):
+        log.warning("ignoring %r", body)
+        return "ignored"
+    kind = str(body.get("type", "retrain.requested"))
+    if kind.startswith("product."):
+        return on_product_event(body)
+    if kind == "retrain.requested":
+        return handle_request(body, str(message.get("messageId") or message.get("message_id") or fallback_id))
+    log.warning("ignoring %s", kind)
+    return "ignored"
 
 
 def handle_request(message: dict[str, Any], event_id: str) -> str:

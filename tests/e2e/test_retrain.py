@@ -15,6 +15,7 @@ import pytest
 from functions_framework import create_app
 
 from fashiontag import clients, config, registry, retraining
+from fashiontag.local import stack as local_stack
 from fashiontag.local.stack import StackConfig
 from tests import corpus
 from tests.helpers import EventTap, upload, wait_finished
@@ -117,23 +118,8 @@ def test_worse_is_refused_better_is_promoted_and_served(
 @pytest.fixture
 def paused_retrain_requests(stack: StackConfig) -> Iterator[None]:
     """Hold the stack's own retrain subscription, so a test's request starts no training job."""
-    import requests
-
-    base = f"{stack.url('pubsub')}/v1/projects/{stack.project}/subscriptions/retrain-requests-retrain"
-    endpoint = f"{stack.url('retrain')}/projects/{stack.project}/topics/{config.TOPIC_RETRAIN_REQUESTS}"
-    requests.post(f"{base}:modifyPushConfig", json={"pushConfig": {}}, timeout=10).raise_for_status()
-    try:
+    with local_stack.paused(stack, "retrain-requests-retrain"):
         yield
-    finally:
-        while (
-            received := requests.post(f"{base}:pull", json={"maxMessages": 100, "returnImmediately": True}, timeout=10)
-            .json()
-            .get("receivedMessages", [])
-        ):
-            ack = {"ackIds": [item["ackId"] for item in received]}
-            requests.post(f"{base}:acknowledge", json=ack, timeout=10).raise_for_status()
-        push = {"pushConfig": {"pushEndpoint": endpoint}}
-        requests.post(f"{base}:modifyPushConfig", json=push, timeout=10).raise_for_status()
 
 
 def test_enough_new_labels_request_a_retraining(

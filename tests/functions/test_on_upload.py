@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from functions_framework import create_app
 
 from fashiontag import config, store, topology
+from fashiontag.local import stack as local_stack
+from fashiontag.local.stack import StackConfig
 from tests import corpus
 from tests.helpers import EventTap, product_count, upload, wait_finished
 
@@ -25,23 +26,9 @@ BRIDGE_SUB = topology.LOCAL_SUBSCRIPTIONS[0]
 
 
 @pytest.fixture
-def paused_pipeline(stack) -> Iterator[None]:
-    url = f"{stack.url('pubsub')}/v1/projects/{stack.project}/subscriptions/{BRIDGE_SUB.name}:modifyPushConfig"
-    endpoint = f"{stack.url('bridge')}/projects/{stack.project}/topics/{BRIDGE_SUB.topic}"
-    requests.post(url, json={"pushConfig": {}}, timeout=10).raise_for_status()
-    try:
+def paused_pipeline(stack: StackConfig) -> Iterator[None]:
+    with local_stack.paused(stack, BRIDGE_SUB.name):
         yield
-    finally:
-        # Drop what queued up meanwhile: delivered after the next test's reset, it would land there.
-        base = url.rsplit(":", 1)[0]
-        while (
-            received := requests.post(f"{base}:pull", json={"maxMessages": 100, "returnImmediately": True}, timeout=10)
-            .json()
-            .get("receivedMessages", [])
-        ):
-            ack_ids = [item["ackId"] for item in received]
-            requests.post(f"{base}:acknowledge", json={"ackIds": ack_ids}, timeout=10).raise_for_status()
-        requests.post(url, json={"pushConfig": {"pushEndpoint": endpoint}}, timeout=10).raise_for_status()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -364,7 +364,7 @@ def _start_auth(cfg: StackConfig) -> None:
     _spawn(cfg, "auth", [*argv, "--config", str(folder / "firebase.json")], env)
 
 
-def _function_argv(source: Path, target: str, port: int) -> list[str]:
+def function_argv(source: Path, target: str, port: int) -> list[str]:
     ff = Path(sys.executable).with_name("functions-framework")
     return [str(ff), "--source", str(source), "--target", target, "--host", HOST, "--port", str(port)]
 
@@ -372,10 +372,10 @@ def _function_argv(source: Path, target: str, port: int) -> list[str]:
 def _start_functions(cfg: StackConfig) -> None:
     env = {**cfg.environment(), "PYTHONUNBUFFERED": "1"}
     for name in local_functions():
-        _spawn(cfg, name, _function_argv(FUNCTIONS / name / "main.py", name, cfg.ports[name]), env)
+        _spawn(cfg, name, function_argv(FUNCTIONS / name / "main.py", name, cfg.ports[name]), env)
     bridge_env = {**env, "BRIDGE_TARGET_URL": cfg.url("on_upload")}
     bridge_source = Path(__file__).with_name("bridge.py")
-    _spawn(cfg, "bridge", _function_argv(bridge_source, "storage_bridge", cfg.ports["bridge"]), bridge_env)
+    _spawn(cfg, "bridge", function_argv(bridge_source, "storage_bridge", cfg.ports["bridge"]), bridge_env)
 
 
 # --- provisioning (emulator REST APIs) ------------------------------------------------------
@@ -425,6 +425,27 @@ def _push_endpoint(cfg: StackConfig, sub: topology.PushSubscription) -> str:
     service = "bridge" if sub.target == "storage_bridge" else sub.target
     # functions-framework recognises a Pub/Sub push by this path and makes it a CloudEvent.
     return f"{cfg.url(service)}/projects/{cfg.project}/topics/{sub.topic}"
+
+
+@contextlib.contextmanager
+def paused(cfg: StackConfig, subscription: str) -> Iterator[None]:
+    """Hold a push subscription's deliveries (tests and benchmarks deliver events themselves).
+
+    What queued up meanwhile is dropped on the way out: delivered later, after a reset, it
+    would land in someone else's state.
+    """
+    sub = next(s for s in topology.LOCAL_SUBSCRIPTIONS if s.name == subscription)
+    base = f"{cfg.url('pubsub')}/v1/projects/{cfg.project}/subscriptions/{sub.name}"
+    requests.post(f"{base}:modifyPushConfig", json={"pushConfig": {}}, timeout=10).raise_for_status()
+    try:
+        yield
+    finally:
+        pull = {"maxMessages": 100, "returnImmediately": True}
+        while received := requests.post(f"{base}:pull", json=pull, timeout=10).json().get("receivedMessages", []):
+            ack = {"ackIds": [item["ackId"] for item in received]}
+            requests.post(f"{base}:acknowledge", json=ack, timeout=10).raise_for_status()
+        push = {"pushConfig": {"pushEndpoint": _push_endpoint(cfg, sub)}}
+        requests.post(f"{base}:modifyPushConfig", json=push, timeout=10).raise_for_status()
 
 
 def _provision_buckets(cfg: StackConfig) -> None:
