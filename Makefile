@@ -32,6 +32,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 lint: deps
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: deps
 	$(BIN)/mypy

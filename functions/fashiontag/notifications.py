@@ -230,9 +230,7 @@ def _spec_category(doc: dict[str, Any] | None) -> Any:
 
 def _product_label(event: Event, product: dict[str, Any] | None) -> str:
     """How a seller recognises a product: " Coat (coat.png)", or "" when nothing is known."""
-    label, _ = _category(
-        event.payload.get("category") or _spec_category(event.payload) or _spec_category(product)
-    )
+    label, _ = _category(event.payload.get("category") or _spec_category(event.payload) or _spec_category(product))
     photo = _file_name(event, product)
     parts = [category_name(label) if label else None, f"({photo})" if photo else None]
     return "".join(f" {p}" for p in parts if p)
@@ -284,7 +282,7 @@ def _model_version(event: Event) -> str:
 
 
 def _accuracy(event: Event) -> str:
-    """" (accuracy 91.2%; active v1: 90.9%)" from the training job's summary, when present."""
+    """The accuracy suffix from the training job's summary, when present: " (accuracy 91.2%; active v1: 90.9%)"."""
     metrics = event.payload.get("metrics")
     value = event.payload.get("candidate_accuracy")
     if value is None:

@@ -1,7 +1,7 @@
 """Products in Firestore: creation, the processing lease, and terminal states.
 
 At-least-once delivery means several deliveries of one upload may run at once. Each delivery
-claims the product in a transaction; the one holding the unexpired *lease* does the work,
+claims the product with a compare-and-set write; the one holding the unexpired *lease* does the work,
 the others wait for it or ask to be retried. A product is finished when its status is
 terminal and its event has been published; until then a later delivery can take over.
 """
@@ -13,13 +13,15 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from fashiontag import clients, config
 from fashiontag.config import RECEIVED
+from fashiontag.errors import RetryLater
 
-# Contended transactions on one document (concurrent deliveries) need more than the default 5.
-_TXN_ATTEMPTS = 30
+# Compare-and-set rounds before a contended write gives up and asks Pub/Sub for a retry.
+_CAS_ROUNDS = 20
 
 
 class ClaimState(enum.Enum):
@@ -57,19 +59,16 @@ def _settled(doc: dict[str, Any], owner: str) -> Claim | None:
 
 
 def claim(product_id: str, initial: dict[str, Any], owner: str) -> Claim:
-    """Create the product (status ``received``) or take over an abandoned one, atomically."""
-    ref = product_ref(product_id)
-    lease_until = _now() + dt.timedelta(seconds=config.processing_lease_seconds())
-    # Duplicates look first without a transaction: on the emulator (pessimistic locking) their
-    # transactional reads would hold the lock the lease holder needs to write its outcome.
-    snap = ref.get()
-    if snap.exists and (settled := _settled(snap.to_dict() or {}, owner)):
-        return settled
+    """Create the product (status ``received``) or take over an abandoned one, atomically.
 
-    @firestore.transactional
-    def run(txn: firestore.Transaction) -> Claim:
-        snap = ref.get(transaction=txn)
-        lease = {"owner": owner, "until": lease_until}
+    Writes are compare-and-set (create-if-absent, update-if-unchanged) rather than transactions:
+    the emulator locks pessimistically, and ten deliveries contending in transactions time out
+    on its lock instead of one winning (docs/decisions/0002).
+    """
+    ref = product_ref(product_id)
+    lease = {"owner": owner, "until": _now() + dt.timedelta(seconds=config.processing_lease_seconds())}
+    for _ in range(_CAS_ROUNDS):
+        snap = ref.get()
         if not snap.exists:
             doc = {
                 **initial,
@@ -79,32 +78,40 @@ def claim(product_id: str, initial: dict[str, Any], owner: str) -> Claim:
                 "created_at": firestore.SERVER_TIMESTAMP,
                 "updated_at": firestore.SERVER_TIMESTAMP,
             }
-            txn.create(ref, doc)
+            try:
+                ref.create(doc)
+            except gexc.AlreadyExists:
+                continue  # another delivery created it first: look again
             return Claim(ClaimState.OWNED, doc)
         doc = snap.to_dict() or {}
         if settled := _settled(doc, owner):
             return settled
         attempts = int(doc.get("attempts", 0)) + 1
-        txn.update(ref, {"lease": lease, "attempts": attempts, "updated_at": firestore.SERVER_TIMESTAMP})
-        return Claim(ClaimState.OWNED, {**doc, "lease": lease, "attempts": attempts})
-
-    return run(clients.firestore_client().transaction(max_attempts=_TXN_ATTEMPTS))
+        if _update_if_unchanged(ref, snap, {"lease": lease, "attempts": attempts}):
+            return Claim(ClaimState.OWNED, {**doc, "lease": lease, "attempts": attempts})
+    raise RetryLater(f"product {product_id} is contended; retry")
 
 
 def finish(product_id: str, owner: str, fields: dict[str, Any]) -> bool:
     """Write the outcome if this delivery still holds the lease; False when it lost it."""
     ref = product_ref(product_id)
-
-    @firestore.transactional
-    def run(txn: firestore.Transaction) -> bool:
-        snap = ref.get(transaction=txn)
-        doc = snap.to_dict() or {}
-        if doc.get("lease", {}).get("owner") != owner:
+    for _ in range(_CAS_ROUNDS):
+        snap = ref.get()
+        if (snap.to_dict() or {}).get("lease", {}).get("owner") != owner:
             return False
-        txn.update(ref, {**fields, "updated_at": firestore.SERVER_TIMESTAMP})
-        return True
+        if _update_if_unchanged(ref, snap, fields):
+            return True
+    raise RetryLater(f"product {product_id} is contended; retry")
 
-    return run(clients.firestore_client().transaction(max_attempts=_TXN_ATTEMPTS))
+
+def _update_if_unchanged(ref: firestore.DocumentReference, snap: Any, fields: dict[str, Any]) -> bool:
+    """Update only if nobody wrote the document since ``snap`` was read."""
+    option = clients.firestore_client().write_option(last_update_time=snap.update_time)
+    try:
+        ref.update({**fields, "updated_at": firestore.SERVER_TIMESTAMP}, option=option)
+    except gexc.FailedPrecondition:
+        return False
+    return True
 
 
 def complete(product_id: str, owner: str, fields: dict[str, Any], event: dict[str, Any]) -> bool:

@@ -78,8 +78,7 @@ class Screens:
     def __call__(self, page: Any, name: str) -> None:
         """Once the page shows its view (or the sign-in form) and every picture has loaded."""
         page.wait_for_function(
-            "() => document.querySelector('#view').children.length > 0"
-            " || !document.querySelector('#sign-in').hidden",
+            "() => document.querySelector('#view').children.length > 0 || !document.querySelector('#sign-in').hidden",
             timeout=TIMEOUT_MS,
         )
         page.wait_for_function(
@@ -135,9 +134,7 @@ def _history(product_id: str) -> list[dict[str, Any]]:
     return sorted((s.to_dict() or {} for s in ref.stream()), key=lambda e: e["n"])
 
 
-def test_seller_manager_buyer_review_loop(
-    stack: StackConfig, browser: Any, tmp_path: Path, shots: list[Path]
-) -> None:
+def test_seller_manager_buyer_review_loop(stack: StackConfig, browser: Any, tmp_path: Path, shots: list[Path]) -> None:
     url = stack.url("admin") + "/"
     identity.add_user("manager@browser.test", "manager", PASSWORD, "Mia Manager", "browser-manager")
     identity.add_user("seller@browser.test", "seller", PASSWORD, "Sam Seller", "browser-seller")

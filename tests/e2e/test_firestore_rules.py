@@ -119,9 +119,7 @@ def seeded(stack) -> None:
         {"from": "mia", "from_role": "manager", "to": "alice", "product_id": "alice-review", "text": "ok"}
     )
     db.collection(config.MODELS).document("category").set({"active_version": "v1"})
-    db.collection(config.MODELS).document("category").collection("versions").document("v1").set(
-        {"status": "active"}
-    )
+    db.collection(config.MODELS).document("category").collection("versions").document("v1").set({"status": "active"})
     db.collection("users").document("alice").set({"role": "seller", "device_tokens": ["t"]})
     db.collection("push_outbox").document("n-alice").set({"tokens": ["t"], "title": "t", "body": "b"})
 

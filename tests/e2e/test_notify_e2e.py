@@ -18,8 +18,10 @@ from tests.helpers import upload, wait_finished
 
 def _wait_notifications(product_id: str, expected: set[str], timeout_s: float = 20.0) -> dict[str, Any]:
     """The product's notifications by recipient, once ``expected`` are all there."""
-    query = clients.firestore_client().collection(NOTIFICATIONS).where(
-        filter=firestore.FieldFilter("product_id", "==", product_id)
+    query = (
+        clients.firestore_client()
+        .collection(NOTIFICATIONS)
+        .where(filter=firestore.FieldFilter("product_id", "==", product_id))
     )
     deadline = time.monotonic() + timeout_s
     found: dict[str, Any] = {}
@@ -60,8 +62,10 @@ def test_an_upload_notifies_its_seller(stack, seller) -> None:
     push = _wait_document(f"{PUSH_OUTBOX}/{mine['id']}")  # written just after the notification
     assert push["tokens"] == ["seller-phone"] and push["body"] == mine["body"]
     time.sleep(1.0)  # room for a late duplicate delivery to show
-    query = clients.firestore_client().collection(NOTIFICATIONS).where(
-        filter=firestore.FieldFilter("product_id", "==", product_id)
+    query = (
+        clients.firestore_client()
+        .collection(NOTIFICATIONS)
+        .where(filter=firestore.FieldFilter("product_id", "==", product_id))
     )
     assert sorted(snap.get("to") for snap in query.stream()) == sorted(found)
 
@@ -81,6 +85,4 @@ def test_notify_subscriptions_have_retry_and_dead_letter_policies(stack) -> None
         )
         assert live["deadLetterPolicy"]["deadLetterTopic"].endswith(f"/topics/{sub.topic}-dead-letter")
         assert live["deadLetterPolicy"]["maxDeliveryAttempts"] == sub.max_delivery_attempts
-        assert live["retryPolicy"]["maximumBackoff"].rstrip("s").split(".")[0] == str(
-            sub.retry.maximum_backoff_s
-        )
+        assert live["retryPolicy"]["maximumBackoff"].rstrip("s").split(".")[0] == str(sub.retry.maximum_backoff_s)

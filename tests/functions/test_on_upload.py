@@ -168,3 +168,26 @@ def test_outside_uploads_and_other_event_types_are_ignored(app, seller, paused_p
     deleted = _event(name, generation, "google.cloud.storage.object.v1.deleted")
     assert app.test_client().post("/", **deleted).status_code == 200
     assert product_count() == 0
+
+
+def test_a_file_that_crashes_every_attempt_ends_rejected(
+    app, seller, product_events, paused_pipeline, monkeypatch
+) -> None:
+    def crash(*args: Any) -> Any:
+        raise MemoryError("decoder blew up")  # the kind of fault no validation foresees
+
+    monkeypatch.setattr("fashiontag.images.decode", crash)
+    name = f"uploads/{seller}/cursed.jpg"
+    generation, product_id = upload(name, _jpeg(18))
+    client = app.test_client()
+    # Each failed attempt is left to Pub/Sub to retry, with the lease released for the next one.
+    for attempt in range(1, 5):
+        assert client.post("/", **_event(name, generation)).status_code == 500
+        doc = store.get(product_id)
+        assert doc and doc["status"] == config.RECEIVED and doc["attempts"] == attempt and "lease" not in doc
+    assert client.post("/", **_event(name, generation)).status_code == 200
+    doc = store.get(product_id)
+    assert doc and store.is_finished(doc)
+    assert doc["status"] == config.REJECTED and doc["rejection"]["code"] == "processing_failed"
+    events = [e for e in product_events.drain() if e["data"]["product_id"] == product_id]
+    assert [e["data"]["type"] for e in events] == ["product.rejected"]

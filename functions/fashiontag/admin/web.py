@@ -198,9 +198,7 @@ def _public(product: dict[str, Any]) -> dict[str, Any]:
         "id": product["id"],
         "category": label,
         "category_name": category.name if category else label,
-        "attributes": {
-            families.get(k, k): v.replace("_", " ") for k, v in (spec.get("attributes") or {}).items()
-        },
+        "attributes": {families.get(k, k): v.replace("_", " ") for k, v in (spec.get("attributes") or {}).items()},
         "colours": review.colour_names(spec),
         "published_at": product.get("published_at"),
     }
