@@ -190,8 +190,9 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
     _use_stack_env(args)
     params = {"epochs": args.epochs}
-    if args.bootstrap_limit:
-        params["bootstrap_limit"] = args.bootstrap_limit
+    for key in ("bootstrap_limit", "synthetic", "eval_renders"):
+        if getattr(args, key) is not None:
+            params[key] = getattr(args, key)
     request_id = retraining.request(args.model, os.environ.get("USER", "cli"), "cli", **params)
     print(f"retrain request {request_id} published")
     if not args.wait:
@@ -310,9 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_users)
 
     p = sub.add_parser("retrain", parents=[stack_opts], help="request a retraining run on the stack")
-    p.add_argument("--model", default=config.CATEGORY_MODEL_NAME)
+    p.add_argument("--model", default=config.CATEGORY_MODEL_NAME, help="category or attributes-trouser")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--bootstrap-limit", type=int, default=None, help="Fashion-MNIST images to include")
+    p.add_argument("--synthetic", type=int, default=None, help="attribute models: synthetic renders to train on")
+    p.add_argument("--eval-renders", type=int, default=None, help="attribute models: renders in the frozen set")
     p.add_argument("--wait", type=int, default=0, help="seconds to wait for the outcome")
     p.set_defaults(func=cmd_retrain)
 

@@ -44,6 +44,11 @@ DERIVED_PREFIX = "derived/"
 CATEGORY_MODEL_NAME = "category"
 
 
+def attribute_model_name(category: str) -> str:
+    """The registry name of a category's attribute model: ``attributes-trouser``."""
+    return f"attributes-{category}"
+
+
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or default

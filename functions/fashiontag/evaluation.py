@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from fashiontag import calibration, config
-from fashiontag.inference import CategoryModel
+from fashiontag.inference import AttributeModel, CategoryModel
 
 
 def predict_all(model: CategoryModel, x: np.ndarray, calibrated: bool = True) -> np.ndarray:
@@ -58,6 +58,41 @@ def evaluate(model: CategoryModel, x: np.ndarray, y: np.ndarray) -> dict[str, An
     return metrics(predict_all(model, x), y, model.labels)
 
 
+def evaluate_attributes(
+    model: AttributeModel | None, crops: np.ndarray, labels: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    """Per-family accuracy of an attribute model as served, in the shape ``promotion_gate`` reads.
+
+    ``labels`` holds a value index per crop and family, -1 where the family is unlabelled. A
+    family the model has no head for counts as wrong on every labelled crop: saying `untrained`
+    is no answer, so a candidate that drops a family is seen to regress on it.
+    """
+    predictions = [model.predict(crop) for crop in crops] if model is not None else [{} for _ in crops]
+    values = {f["id"]: f["values"] for f in model.families} if model is not None else {}
+    per_family: dict[str, float | None] = {}
+    counts: dict[str, int] = {}
+    for family, truth in labels.items():
+        labelled = np.flatnonzero(truth >= 0)
+        counts[family] = len(labelled)
+        if not len(labelled):
+            per_family[family] = None
+            continue
+        right = sum(
+            1
+            for i in labelled
+            if family in predictions[i] and values[family].index(predictions[i][family]["label"]) == truth[i]
+        )
+        per_family[family] = right / len(labelled)
+    scored = [v for v in per_family.values() if v is not None]
+    return {
+        "count": len(crops),
+        "accuracy": float(np.mean(scored)) if scored else 0.0,  # mean over families: each matters alike
+        "per_class_accuracy": per_family,
+        "per_class_count": counts,
+        "compares": "family",
+    }
+
+
 @dataclass(frozen=True)
 class GateDecision:
     promote: bool
@@ -100,7 +135,8 @@ def promotion_gate(
             noise = float(np.sqrt(before * (1 - before) / n + value * (1 - value) / n))
             if before - value <= 2 * noise:
                 continue
-        reasons.append(f"class {name} drops from {before:.1%} to {value:.1%} (bound {max_class_drop:.1%})")
+        unit = candidate.get("compares", "class")
+        reasons.append(f"{unit} {name} drops from {before:.1%} to {value:.1%} (bound {max_class_drop:.1%})")
     if reasons:
         return GateDecision(False, reasons)
     return GateDecision(True, [f"accuracy {candidate['accuracy']:.2%} beats {active['accuracy']:.2%} by {gain:+.2%}"])

@@ -173,11 +173,17 @@ def attributes_for(category: str, photo_rgb: np.ndarray, model: AttributeModel |
 _shipped_attributes: dict[str, AttributeModel | None] = {}
 
 
+def shipped_attribute_dir(category: str) -> Path | None:
+    """The newest attribute model shipped in ``models/attributes-{category}/``, if any."""
+    folder = config.models_root() / config.attribute_model_name(category)
+    metas = sorted(folder.glob("*/model.json")) if folder.is_dir() else []
+    return metas[-1].parent if metas else None
+
+
 def shipped_attribute_model(category: str) -> AttributeModel | None:
-    """The newest attribute model shipped in ``models/attributes-{category}/``, if any, loaded once."""
+    """The shipped attribute model of ``category`` (``shipped_attribute_dir``), loaded once."""
     with _models_lock:
         if category not in _shipped_attributes:
-            folder = config.models_root() / f"attributes-{category}"
-            metas = sorted(folder.glob("*/model.json")) if folder.is_dir() else []
-            _shipped_attributes[category] = AttributeModel(metas[-1].parent) if metas else None
+            model_dir = shipped_attribute_dir(category)
+            _shipped_attributes[category] = AttributeModel(model_dir) if model_dir else None
         return _shipped_attributes[category]

@@ -30,7 +30,10 @@ from fashiontag import clients, config, events
 log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED, SKIPPED = "queued", "running", "done", "failed", "skipped"
-TRAINABLE_MODELS = (config.CATEGORY_MODEL_NAME,)
+# Attribute models need a bootstrap data set besides verified labels: only trousers have one
+# (the synthetic renderer), so only their attribute model is retrained today.
+TROUSER_ATTRIBUTES = config.attribute_model_name("trouser")
+TRAINABLE_MODELS = (config.CATEGORY_MODEL_NAME, TROUSER_ATTRIBUTES)
 
 
 class InvalidRequest(ValueError):
@@ -44,6 +47,8 @@ class RetrainParams:
     bootstrap_limit: int | None = None  # Fashion-MNIST train images to include (None: all)
     seed: int = 20261130
     min_new_labels: int = 0  # a scheduled run trains only when this many new labels exist
+    synthetic: int = 6000  # attribute models: synthetic renders to train on
+    eval_renders: int = 600  # attribute models: synthetic renders in the frozen evaluation set
 
     @classmethod
     def from_message(cls, message: dict[str, Any]) -> RetrainParams:
@@ -56,12 +61,20 @@ class RetrainParams:
             raise InvalidRequest("epochs must be between 1 and 60")
         if limit is not None and not 100 <= int(limit) <= 55000:
             raise InvalidRequest("bootstrap_limit must be between 100 and 55000")
+        synthetic = int(message.get("synthetic", cls.synthetic))
+        eval_renders = int(message.get("eval_renders", cls.eval_renders))
+        if not 0 <= synthetic <= 50000:
+            raise InvalidRequest("synthetic must be between 0 and 50000")
+        if not 50 <= eval_renders <= 5000:
+            raise InvalidRequest("eval_renders must be between 50 and 5000")
         return cls(
             model=model,
             epochs=epochs,
             bootstrap_limit=int(limit) if limit is not None else None,
             seed=int(message.get("seed", cls.seed)),
             min_new_labels=int(message.get("min_new_labels", 0)),
+            synthetic=synthetic,
+            eval_renders=eval_renders,
         )
 
 
@@ -97,7 +110,11 @@ def new_version(request_id: str) -> str:
 
 
 def labels_since_active(model: str) -> int:
-    """Verified or published products not yet in the active version's training data."""
+    """Verified or published products the active version has not seen (trained on or held out).
+
+    Every verified product labels the category model; an attribute model counts those of its
+    category only.
+    """
     from fashiontag import registry
 
     active = registry.active_version(model)
@@ -109,6 +126,9 @@ def labels_since_active(model: str) -> int:
         .collection(config.PRODUCTS)
         .where(filter=firestore.FieldFilter("status", "in", [config.VERIFIED, config.PUBLISHED]))
     )
+    if model != config.CATEGORY_MODEL_NAME:
+        category = model.removeprefix(config.attribute_model_name(""))
+        query = query.where(filter=firestore.FieldFilter("spec.category", "==", category))
     counted: Any = query.count()  # the client's stubs miss the nested result type
     total = counted.get()[0][0].value
     return max(0, int(total) - used)
@@ -127,7 +147,7 @@ def handle_push(data: dict[str, Any], fallback_id: str) -> str:
         return "ignored"
     kind = str(body.get("type", "retrain.requested"))
     if kind.startswith("product."):
-        return on_product_event(body)
+        return ", ".join(on_product_event(body, model) for model in TRAINABLE_MODELS)
     if kind == "retrain.requested":
         return handle_request(body, str(message.get("messageId") or message.get("message_id") or fallback_id))
     log.warning("ignoring %s", kind)
@@ -209,8 +229,8 @@ def _launch_cloud_run(request_id: str) -> dict[str, Any]:
 LABEL_EVENTS = ("product.reviewed", "product.published")
 
 
-def on_product_event(event: dict[str, Any], model: str = config.CATEGORY_MODEL_NAME) -> str:
-    """The automatic trigger: every ``FASHIONTAG_AUTO_RETRAIN_LABELS`` new verified labels, one request.
+def on_product_event(event: dict[str, Any], model: str) -> str:
+    """The automatic trigger: every ``FASHIONTAG_AUTO_RETRAIN_LABELS`` new labels of ``model``, one request.
 
     The request id is derived from the active version and how many thresholds the new labels
     have crossed, so redelivered or concurrent events request that run once.

@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from functions_framework import create_app
 
-from fashiontag import clients, config, registry, retraining
+from fashiontag import clients, config, registry, retraining, store, synthetic
 from fashiontag.local import stack as local_stack
 from fashiontag.local.stack import StackConfig
+from fashiontag.training import data
 from tests import corpus
 from tests.helpers import EventTap, upload, wait_finished
 
@@ -143,6 +145,41 @@ def test_enough_new_labels_request_a_retraining(
         tap.close()
     assert [m["data"]["request_id"] for m in requests_seen] == ["auto-category-shipped-1"]
     assert requests_seen[0]["data"]["min_new_labels"] == 3
+    # Bags label the category model only; the trouser attribute model counts trousers.
+    assert retraining.labels_since_active(retraining.TROUSER_ATTRIBUTES) == 0
+
+
+@pytest.mark.training
+def test_attribute_retraining_learns_from_corrections_and_is_gated(
+    stack: StackConfig, seller: str, model_events: EventTap
+) -> None:
+    name = retraining.TROUSER_ATTRIBUTES
+    rng = np.random.default_rng(8)
+    truth = synthetic.sample_labels(rng)
+    _, product_id = upload(f"uploads/{seller}/jeans.jpg", corpus.jpeg(synthetic.render_trouser(truth, rng)))
+    wait_finished(product_id)
+    spec = {"category": "trouser", "attributes": {"fit": truth["fit"], "fade": truth["fade"]}, "source": "manager"}
+    store.product_ref(product_id).update({"status": config.VERIFIED, "spec": spec})
+    assert retraining.labels_since_active(name) == 1
+
+    # A deliberately poor candidate (300 renders, 2 epochs) against the shipped v1.
+    request_id = retraining.request(name, "test", "test", epochs=2, synthetic=300, eval_renders=60)
+    run = _wait_run(request_id)
+    assert run["status"] == retraining.DONE and run["outcome"] == "rejected", run
+    assert run["result"]["active_version"] == "v1" and registry.active_version(name) == "v1"
+    assert run["result"]["candidate_accuracy"] < run["result"]["active_accuracy"]
+    assert any(r.startswith("family ") for r in run["result"]["reasons"])
+    record = registry.get_version(name, run["version"]) or {}
+    assert record["status"] == registry.REJECTED
+    frozen = record["metrics"]["frozen_eval"]
+    assert set(frozen["per_class_accuracy"]) == set(synthetic.TROUSER_FAMILIES)
+    # The verified trouser was either trained on or held out for the comparison, and is now seen.
+    held_out = data.in_attribute_eval(product_id)
+    assert record["dataset"]["verified_products"] == 1
+    assert record["dataset"]["verified_products_held_out"] == int(held_out)
+    assert frozen["count"] == 60 + int(held_out)
+    events = [e["data"] for e in model_events.drain() if e["data"].get("version") == run["version"]]
+    assert [e["type"] for e in events] == ["model.trained", "model.rejected"]
 
 
 def test_an_attribute_model_is_registered_promoted_and_listed(

@@ -37,8 +37,11 @@ def test_attribute_examples_keep_partial_labels(stack: StackConfig, seller: str)
     wait_finished(product_id)
     _verify(product_id, {"category": "trouser", "attributes": {"fit": labels["fit"], "wash": labels["wash"]}})
 
-    x, y, ids = data.verified_attribute_examples("trouser", 64)
+    held_out = data.in_attribute_eval(product_id)
+    x, y, ids = data.verified_attribute_examples("trouser", 64, evaluation=held_out)
+    other_side = data.verified_attribute_examples("trouser", 64, evaluation=not held_out)
 
     assert ids == [product_id] and x.shape == (1, 64, 64, 3)
+    assert other_side[2] == []  # a product is either trained on or kept for evaluation, never both
     assert y["fit"][0] == synthetic.TROUSER_FAMILIES["fit"].index(labels["fit"])
     assert y["rise"][0] == -1  # left open by the manager: masked out of the loss

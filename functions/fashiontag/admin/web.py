@@ -29,7 +29,7 @@ import jinja2
 from flask.json.provider import DefaultJSONProvider
 from google.api_core import exceptions as gexc
 
-from fashiontag import clients, config, taxonomy
+from fashiontag import clients, config, retraining, taxonomy
 from fashiontag.admin import identity, messaging, models_view, review, upload_sessions
 from fashiontag.admin.errors import ApiError, Invalid, NotFound
 from fashiontag.admin.identity import BUYER, MANAGER, ROLES, SELLER, Principal
@@ -443,7 +443,13 @@ def _routes(app: flask.Flask) -> None:
 
     @guarded(app, "/views/models", (MANAGER,))
     def models_page(p: Principal) -> Any:
-        return flask.render_template("models.html", me=p, models=models_view.models(), runs=models_view.runs())
+        return flask.render_template(
+            "models.html",
+            me=p,
+            models=models_view.models(),
+            runs=models_view.runs(),
+            trainable=retraining.TRAINABLE_MODELS,
+        )
 
     @guarded(app, "/api/models/<name>/versions/<version>/files/<file_name>", (MANAGER,))
     def model_file(p: Principal, name: str, version: str, file_name: str) -> Any:

@@ -27,6 +27,10 @@ import tensorflow as tf
 from keras import layers
 
 INPUT_SIZE = 64
+# Evaluation renders draw from random streams keyed [seed, n, 1]; training renders from
+# [seed, n]. The keys never coincide, so no training run, whatever its seed, sees them.
+_EVALUATION_STREAM = 1
+EVALUATION_SEED = 20261201
 
 
 @dataclass(frozen=True)
@@ -58,13 +62,13 @@ def make_model(families: dict[str, int]) -> keras.Model:
     return keras.Model(inputs, outputs, name="attributes")
 
 
-def synthetic_trousers(count: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def synthetic_trousers(count: int, seed: int, evaluation: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Rendered trousers through JPEG and the serving crop: inputs and per-family label indices."""
     families = synthetic.TROUSER_FAMILIES
     x = np.zeros((count, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8)
     y = {f: np.zeros(count, dtype=np.int32) for f in families}
     for n in range(count):
-        rng = np.random.default_rng([seed, n])
+        rng = np.random.default_rng([seed, n, _EVALUATION_STREAM] if evaluation else [seed, n])
         labels = synthetic.sample_labels(rng)
         buf = io.BytesIO()
         synthetic.render_trouser(labels, rng).save(buf, "JPEG", quality=int(rng.integers(75, 95)))
@@ -75,12 +79,30 @@ def synthetic_trousers(count: int, seed: int) -> tuple[np.ndarray, dict[str, np.
     return x, y
 
 
+def evaluation_set(category: str, renders: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, int]]:
+    """What attribute versions are compared on: renders no version trains on and the verified
+    products held out from training (``data.in_attribute_eval``); crops, labels, counts."""
+    from fashiontag.training import data
+
+    declared = {f.id: f.values for f in taxonomy.load().category(category).families}
+    if category == synthetic.CATEGORY:
+        x, y = synthetic_trousers(renders, EVALUATION_SEED, evaluation=True)
+    else:
+        x, y = _empty(declared)
+    x_v, y_v, ids = data.verified_attribute_examples(category, INPUT_SIZE, evaluation=True)
+    labels = {f: np.concatenate([y.get(f, np.full(len(x), -1)), y_v[f]]).astype(np.int32) for f in declared}
+    return np.concatenate([x, x_v]), labels, {"synthetic": len(x), "verified_products": len(ids)}
+
+
 def _empty(declared: dict[str, tuple[str, ...]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8), {f: np.zeros(0, dtype=np.int32) for f in declared}
 
 
-def train(category: str, cfg: AttributeTrainConfig, out: Path) -> dict[str, Any]:
-    """Train the attribute model of ``category`` (synthetic trousers today) and export it."""
+def train(category: str, cfg: AttributeTrainConfig, out: Path, command: str | None = None) -> dict[str, Any]:
+    """Train the attribute model of ``category`` (synthetic trousers today) and export it.
+
+    Verified products held out for evaluation (``data.in_attribute_eval``) are never used.
+    """
     keras.utils.set_random_seed(cfg.seed)
     declared = {f.id: f.values for f in taxonomy.load().category(category).families}
     if category != synthetic.CATEGORY and not cfg.verified:
@@ -183,7 +205,8 @@ def train(category: str, cfg: AttributeTrainConfig, out: Path) -> dict[str, Any]
     }
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     _plot(report_families, declared, out / "confusion.png")
-    (out / "model_card.md").write_text(_card(report, meta))
+    command = command or f"fashiontag train {meta['name']} --out {out}"
+    (out / "model_card.md").write_text(_card(report, meta, command))
     return report
 
 
@@ -216,7 +239,7 @@ def _plot(families: dict[str, Any], declared: dict[str, tuple[str, ...]], path: 
     plt.close(fig)
 
 
-def _card(report: dict[str, Any], meta: dict[str, Any]) -> str:
+def _card(report: dict[str, Any], meta: dict[str, Any], command: str) -> str:
     rows = "\n".join(
         f"| {f} | {r['accuracy']:.1%} | {r['ece_before']:.3f} -> {r['ece_after']:.3f} |"
         for f, r in report["families"].items()
@@ -245,5 +268,5 @@ Input: the garment cropped in colour from the photo by `fashiontag.images.garmen
 
 ![confusion matrices](confusion.png)
 
-Command: `fashiontag train attributes-trouser --out models/attributes-trouser/v1`
+Command: `{command}`
 """

@@ -79,9 +79,21 @@ def build_category_dataset(bootstrap_limit: int | None, seed: int, include_verif
     return Dataset(np.concatenate(x_parts), np.concatenate(y_parts), manifest)
 
 
-def verified_attribute_examples(category: str, size: int) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]]:
-    """Crops and per-family label indices (-1 where the manager left a family open) of every
-    verified or published product of ``category``, re-cut from the original upload."""
+# One verified product in five, chosen by its id, is kept for evaluating attribute models and
+# never trained on, so the gate sees how versions read real photos and not only renders.
+_ATTRIBUTE_EVAL_SHARE = 5
+
+
+def in_attribute_eval(product_id: str) -> bool:
+    return hashlib.sha256(product_id.encode()).digest()[0] % _ATTRIBUTE_EVAL_SHARE == 0
+
+
+def verified_attribute_examples(
+    category: str, size: int, evaluation: bool = False
+) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]]:
+    """Crops and per-family label indices (-1 where the manager left a family open) of the
+    verified or published products of ``category``, re-cut from the original upload: the
+    training share, or with ``evaluation`` the share kept for comparing versions."""
     from fashiontag import images
 
     families = {f.id: f.values for f in taxonomy.load().category(category).families}
@@ -96,7 +108,7 @@ def verified_attribute_examples(category: str, size: int) -> tuple[np.ndarray, d
         doc = snap.to_dict() or {}
         spec = doc.get("spec") or {}
         attributes = spec.get("attributes") or {}
-        if spec.get("category") != category or not attributes:
+        if spec.get("category") != category or not attributes or in_attribute_eval(snap.id) != evaluation:
             continue
         image = doc.get("image") or {}
         blob = clients.storage_client().bucket(image["bucket"]).blob(image["name"], generation=int(image["generation"]))

@@ -14,20 +14,32 @@ import logging
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fashiontag import config, datasets, evaluation, events, registry, retraining
-from fashiontag.inference import CategoryModel
+from fashiontag.inference import AttributeModel, CategoryModel, shipped_attribute_dir
 from fashiontag.training import data, report
 
 log = logging.getLogger("fashiontag.training.job")
 CANDIDATE_PHOTO_COUNT = 200  # rendering dominates the report's time
 
 
-def run(request_id: str, work_dir: Path) -> dict[str, Any]:
-    from fashiontag.training import category  # TensorFlow: only inside the job
+@dataclass(frozen=True)
+class Candidate:
+    """A trained version, its figures and the active version's on the same frozen set."""
 
+    out: Path
+    evaluated: dict[str, Any]
+    active_version: str
+    active: dict[str, Any]
+    metrics: dict[str, Any]  # what the registry records
+    manifest: dict[str, Any]
+    held_out: dict[str, Any]  # the candidate's own held-out figure (test split, or synthetic test renders)
+
+
+def run(request_id: str, work_dir: Path) -> dict[str, Any]:
     record = retraining.get_run(request_id)
     if record is None:
         raise SystemExit(f"no retrain run {request_id}")
@@ -38,58 +50,26 @@ def run(request_id: str, work_dir: Path) -> dict[str, Any]:
     name, version = params.model, str(record["version"])
     started = time.monotonic()
     retraining.update_run(request_id, status=retraining.RUNNING, stage="building the data set")
+    train = _category_candidate if name == config.CATEGORY_MODEL_NAME else _attribute_candidate
+    candidate = train(request_id, params, work_dir / version)
 
-    dataset = data.build_category_dataset(params.bootstrap_limit, params.seed)
-    train_idx, val_idx = datasets.train_validation_split(len(dataset.x), max(len(dataset.x) // 10, 1), params.seed)
-    out = work_dir / version
-    retraining.update_run(request_id, stage="training", dataset=dataset.manifest)
-    category.fit(
-        dataset.x[train_idx],
-        dataset.y[train_idx],
-        dataset.x[val_idx],
-        dataset.y[val_idx],
-        category.TrainConfig(
-            epochs=params.epochs,
-            seed=params.seed,
-            bn_momentum=0.99 if params.epochs * len(train_idx) / 128 > 2000 else 0.9,
-        ),
-        out,
-    )
-    retraining.update_run(request_id, stage="evaluating")
-    result = report.write_report(
-        out,
-        name,
-        version,
-        f"retrain request {request_id}: {params}",
-        (dataset.x[val_idx], dataset.y[val_idx]),
-        dataset.manifest,
-        photo_count=CANDIDATE_PHOTO_COUNT,
-    )
-    candidate = result["frozen_eval"]
-
-    active_version = registry.active_version(name) or registry.ensure_registered_baseline(
-        name, config.category_model_dir()
-    )
-    x_frozen, y_frozen = datasets.frozen_eval()
-    active_model = CategoryModel.from_dir(registry.fetch(name, active_version))
-    active = evaluation.evaluate(active_model, x_frozen, y_frozen)
     decision = evaluation.promotion_gate(
-        candidate, active, config.promotion_margin(), config.promotion_max_class_drop()
+        candidate.evaluated, candidate.active, config.promotion_margin(), config.promotion_max_class_drop()
     )
     metrics = {
-        **registry.summary_metrics(result),
-        "active_on_frozen_eval": {"version": active_version, "accuracy": active["accuracy"]},
+        **candidate.metrics,
+        "active_on_frozen_eval": {"version": candidate.active_version, "accuracy": candidate.active["accuracy"]},
         "gate": decision.as_dict(),
     }
-    registry.register(name, version, out, metrics, dataset.manifest)
+    registry.register(name, version, candidate.out, metrics, candidate.manifest)
     summary = {
         "model": name,
         "version": version,
         "request_id": request_id,
-        "candidate_accuracy": candidate["accuracy"],
-        "active_version": active_version,
-        "active_accuracy": active["accuracy"],
-        "test_accuracy": result["test_accuracy"],
+        "candidate_accuracy": candidate.evaluated["accuracy"],
+        "active_version": candidate.active_version,
+        "active_accuracy": candidate.active["accuracy"],
+        **candidate.held_out,
         "reasons": decision.reasons,
     }
     events.publish(config.TOPIC_MODEL_EVENTS, "model.trained", f"model.trained:{name}:{version}", summary)
@@ -109,6 +89,92 @@ def run(request_id: str, work_dir: Path) -> dict[str, Any]:
         duration_s=round(time.monotonic() - started, 1),
     )
     return summary
+
+
+def _category_candidate(request_id: str, params: retraining.RetrainParams, out: Path) -> Candidate:
+    from fashiontag.training import category  # TensorFlow: only inside the job
+
+    name = params.model
+    dataset = data.build_category_dataset(params.bootstrap_limit, params.seed)
+    train_idx, val_idx = datasets.train_validation_split(len(dataset.x), max(len(dataset.x) // 10, 1), params.seed)
+    retraining.update_run(request_id, stage="training", dataset=dataset.manifest)
+    category.fit(
+        dataset.x[train_idx],
+        dataset.y[train_idx],
+        dataset.x[val_idx],
+        dataset.y[val_idx],
+        category.TrainConfig(
+            epochs=params.epochs,
+            seed=params.seed,
+            bn_momentum=0.99 if params.epochs * len(train_idx) / 128 > 2000 else 0.9,
+        ),
+        out,
+    )
+    retraining.update_run(request_id, stage="evaluating")
+    result = report.write_report(
+        out,
+        name,
+        out.name,
+        f"retrain request {request_id}: {params}",
+        (dataset.x[val_idx], dataset.y[val_idx]),
+        dataset.manifest,
+        photo_count=CANDIDATE_PHOTO_COUNT,
+    )
+    active_version = registry.active_version(name) or registry.ensure_registered_baseline(
+        name, config.category_model_dir()
+    )
+    x_frozen, y_frozen = datasets.frozen_eval()
+    active_model = CategoryModel.from_dir(registry.fetch(name, active_version))
+    return Candidate(
+        out=out,
+        evaluated=result["frozen_eval"],
+        active_version=active_version,
+        active=evaluation.evaluate(active_model, x_frozen, y_frozen),
+        metrics=registry.summary_metrics(result),
+        manifest=dataset.manifest,
+        held_out={"test_accuracy": result["test_accuracy"]},
+    )
+
+
+def _attribute_candidate(request_id: str, params: retraining.RetrainParams, out: Path) -> Candidate:
+    from fashiontag.training import attributes  # TensorFlow: only inside the job
+
+    name = params.model
+    category = name.removeprefix(config.attribute_model_name(""))
+    # The frozen set first: its verified share is what training must leave out.
+    x_eval, y_eval, eval_counts = attributes.evaluation_set(category, params.eval_renders)
+    retraining.update_run(request_id, stage="training")
+    cfg = attributes.AttributeTrainConfig(
+        epochs=params.epochs, synthetic=params.synthetic, seed=params.seed, verified=True
+    )
+    result = attributes.train(category, cfg, out, command=f"retrain request {request_id}: {params}")
+    retraining.update_run(request_id, stage="evaluating")
+    candidate_eval = evaluation.evaluate_attributes(AttributeModel(out), x_eval, y_eval)
+    active_version = registry.active_version(name)
+    shipped = shipped_attribute_dir(category)
+    if not active_version and shipped:
+        active_version = registry.ensure_registered_baseline(name, shipped)
+    active_model = AttributeModel(registry.fetch(name, active_version)) if active_version else None
+    active_eval = evaluation.evaluate_attributes(active_model, x_eval, y_eval)
+    manifest = {
+        "synthetic": result["data"]["synthetic"],
+        # Every verified label this version has seen, trained on or held out: the automatic
+        # trigger counts labels beyond these.
+        "verified_products": result["data"]["verified_products"] + eval_counts["verified_products"],
+        "verified_products_held_out": eval_counts["verified_products"],
+        "evaluation_renders": eval_counts["synthetic"],
+        "seed": params.seed,
+    }
+    held_out = {f: r["accuracy"] for f, r in result["families"].items()}
+    return Candidate(
+        out=out,
+        evaluated=candidate_eval,
+        active_version=active_version or "none",
+        active=active_eval,
+        metrics={**registry.summary_metrics(result), "frozen_eval": candidate_eval},
+        manifest=manifest,
+        held_out={"held_out_synthetic_accuracy": held_out},
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
