@@ -8,6 +8,9 @@ locals {
   model_bucket       = coalesce(var.model_bucket, "${var.project}-models")
   firestore_location = coalesce(var.firestore_location, var.region)
 
+  # fashiontag.retraining.TRAINABLE_MODELS: each gets its daily retraining request.
+  trainable_models = ["category", "attributes-trouser"]
+
   labels = { app = "fashiontag" }
 
   # The Pub/Sub topics of the data contract: exactly fashiontag.topology.TOPICS.

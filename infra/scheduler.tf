@@ -1,4 +1,4 @@
-# The retraining schedule: a daily request on retrain-requests, shaped like
+# The retraining schedule: a daily request per trainable model on retrain-requests, shaped like
 # fashiontag.retraining.request() publishes it (JSON with a "type", the same "type" as an
 # attribute). functions/retrain records it and starts the training job; a scheduled request
 # trains only when at least var.retrain_min_new_labels verified labels are new since the
@@ -6,8 +6,9 @@
 # Scheduler sets no request_id or event_id: retrain falls back on the Pub/Sub message id,
 # which stays the same across redeliveries of one run.
 resource "google_cloud_scheduler_job" "retrain" {
-  name        = "fashiontag-retrain"
-  description = "Daily retraining request (functions/retrain builds the data set and starts fashiontag-train)"
+  for_each    = toset(local.trainable_models)
+  name        = "fashiontag-retrain-${each.key}"
+  description = "Daily retraining request for ${each.key} (functions/retrain builds the data set and starts fashiontag-train)"
   region      = var.region
   schedule    = var.retrain_schedule
   time_zone   = var.retrain_time_zone
@@ -16,7 +17,7 @@ resource "google_cloud_scheduler_job" "retrain" {
     topic_name = google_pubsub_topic.topic["retrain-requests"].id
     data = base64encode(jsonencode({
       type           = "retrain.requested"
-      model          = "category"
+      model          = each.key
       requested_by   = "cloud-scheduler"
       reason         = "schedule"
       min_new_labels = var.retrain_min_new_labels

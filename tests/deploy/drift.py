@@ -706,6 +706,21 @@ def check_training_job(repo: Repo, spec: Spec, cfg: tf.Config) -> list[str]:
     ]
 
 
+def check_retrain_schedule(cfg: tf.Config) -> list[str]:
+    """Every model the retrain function can train has its daily request, and no other."""
+    from fashiontag import retraining
+
+    scheduled = {str(inst.key) for inst in cfg.instances("google_cloud_scheduler_job")}
+    trainable = set(retraining.TRAINABLE_MODELS)
+    return [
+        f"model {m} is trainable but infra/scheduler.tf schedules no retraining for it"
+        for m in sorted(trainable - scheduled)
+    ] + [
+        f"infra/scheduler.tf schedules retraining of {m}, which retrain cannot train"
+        for m in sorted(scheduled - trainable)
+    ]
+
+
 # --- Terraform variables and APIs --------------------------------------------------------------------
 
 
@@ -926,6 +941,7 @@ def check_all(root: Path, topology: Topology | None = None) -> list[str]:
         check_service_accounts(spec, cfg),
         check_firestore_indexes(repo, cfg),
         check_training_job(repo, spec, cfg),
+        check_retrain_schedule(cfg),
         check_plan_against_terraform(cfg),
         check_bundles(repo, spec),
     )

@@ -246,3 +246,12 @@ def test_settings_2nd_gen_would_refuse(copy: drift.Repo, old: str, new: str, mes
 def test_the_copy_is_a_copy(copy: drift.Repo, repo: drift.Repo) -> None:
     # The breakages above must never reach the repository itself.
     assert copy.root != repo.root and Path(copy.root).is_relative_to(copy.root.parent)
+
+
+def test_a_trainable_model_without_its_schedule(copy: drift.Repo) -> None:
+    edit(
+        copy.infra / "main.tf",
+        'trainable_models = ["category", "attributes-trouser"]',
+        'trainable_models = ["category"]',
+    )
+    assert reported(problems(copy), "attributes-trouser is trainable", "schedules no retraining")
