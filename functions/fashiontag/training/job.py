@@ -141,7 +141,6 @@ def _attribute_candidate(request_id: str, params: retraining.RetrainParams, out:
 
     name = params.model
     category = name.removeprefix(config.attribute_model_name(""))
-    # The frozen set first: its verified share is what training must leave out.
     x_eval, y_eval, eval_counts = attributes.evaluation_set(category, params.eval_renders)
     retraining.update_run(request_id, stage="training")
     cfg = attributes.AttributeTrainConfig(
