@@ -52,6 +52,5 @@ variable "retrain_time_zone" {
 
 variable "training_image" {
   type        = string
-  default     = "us-docker.pkg.dev/cloudrun/container/job:latest"
-  description = "Container image of the training job. The default is Google's public sample job, a placeholder so the job can be created before the training container exists (the retrain issue builds it into the fashiontag Artifact Registry repository)."
+  description = "Container image of the training job (infra/training/Dockerfile), pushed to the fashiontag Artifact Registry repository by the deploy before the job is applied; scripts/deploy_plan.py passes it."
 }

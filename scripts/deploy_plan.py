@@ -8,9 +8,11 @@ a reviewer reads here is what the build does.
     python scripts/deploy_plan.py --project=my-project --region=europe-west1
 
 Phases (one shell script each, POSIX ``sh`` so the Terraform image, which has no bash, runs
-its own): enable APIs; Terraform (buckets, Pub/Sub, service accounts and roles, Firestore
-database, rules and indexes, scheduler, training job); package the function bundles; deploy
-the functions and the settings that only exist once a function does.
+its own): enable APIs; create the image repository (a targeted Terraform apply); build and push
+the training job's image (infra/training/Dockerfile); Terraform for everything else (buckets,
+Pub/Sub, service accounts and roles, Firestore database, rules and indexes, scheduler, the
+training job on that image); package the function bundles; deploy the functions and the
+settings that only exist once a function does.
 """
 
 from __future__ import annotations
@@ -60,7 +62,18 @@ APIS = (
 )
 
 # Phase script names; cloudbuild.yaml runs each one in the image that has its tool.
-PHASES = ("10-apis.sh", "20-infra.sh", "30-package.sh", "40-functions.sh")
+PHASES = (
+    "10-apis.sh",
+    "20-registry.sh",
+    "30-training-image.sh",
+    "40-infra.sh",
+    "50-package.sh",
+    "60-functions.sh",
+)
+# The Artifact Registry repository (infra/training.tf) and the image the training job runs.
+IMAGE_REPOSITORY = "fashiontag"
+TRAINING_IMAGE_NAME = "train"
+TRAINING_DOCKERFILE = "infra/training/Dockerfile"
 
 
 class SpecError(ValueError):
@@ -270,7 +283,8 @@ class Target:
     model_bucket: str
     tf_state_bucket: str
     firebase_api_key: str = ""
-    training_image: str = ""  # empty: Terraform's placeholder default (no training container yet)
+    training_image: str = ""  # a prebuilt training image; empty: build one (phase 30) and use it
+    image_tag: str = "latest"  # the tag of the image the deploy builds (Cloud Build: its BUILD_ID)
     bundle_root: str = "build/functions"
     python: str = ".venv/bin/python"
 
@@ -289,6 +303,15 @@ class Target:
             return string.Template(value).substitute(self.substitutions())
         except (KeyError, ValueError) as error:
             raise SpecError(f"unknown placeholder in {value!r}: {error}") from None
+
+    @property
+    def builds_training_image(self) -> bool:
+        return not self.training_image
+
+    @property
+    def training_image_ref(self) -> str:
+        registry = f"{self.region}-docker.pkg.dev/{self.project}/{IMAGE_REPOSITORY}"
+        return self.training_image or f"{registry}/{TRAINING_IMAGE_NAME}:{self.image_tag}"
 
     def sa_email(self, account_id: str) -> str:
         return f"{account_id}@{self.project}.iam.gserviceaccount.com"
@@ -314,15 +337,13 @@ def apis_phase(target: Target) -> list[str]:
 
 
 def terraform_vars(target: Target) -> dict[str, str]:
-    values = {
+    return {
         "project": target.project,
         "region": target.region,
         "upload_bucket": target.upload_bucket,
         "model_bucket": target.model_bucket,
+        "training_image": target.training_image_ref,
     }
-    if target.training_image:
-        values["training_image"] = target.training_image
-    return values
 
 
 def pubsub_summary(spec: Spec) -> list[str]:
@@ -346,21 +367,54 @@ def pubsub_summary(spec: Spec) -> list[str]:
     return lines
 
 
+def _terraform_init(target: Target) -> str:
+    return _cmd(
+        "terraform",
+        "-chdir=infra",
+        "init",
+        "-input=false",
+        f"-backend-config=bucket={target.tf_state_bucket}",
+        "-backend-config=prefix=fashiontag",
+    )
+
+
+def registry_phase(target: Target) -> list[str]:
+    var_flags = [f"-var={k}={v}" for k, v in terraform_vars(target).items()]
+    return [
+        "# The image repository must exist before the training image is pushed, and the training",
+        "# job cannot be created before its image exists: a targeted apply breaks that circle.",
+        _terraform_init(target),
+        _cmd(
+            "terraform",
+            "-chdir=infra",
+            "apply",
+            "-input=false",
+            "-auto-approve",
+            "-target=google_artifact_registry_repository.images",
+            *var_flags,
+        ),
+    ]
+
+
+def training_image_phase(target: Target) -> list[str]:
+    if not target.builds_training_image:
+        return [f"# The training job runs the prebuilt image {target.training_image}: nothing to build."]
+    image = target.training_image_ref
+    return [
+        "# The training job's image: TensorFlow, the shared package and the shipped models.",
+        _cmd("docker", "build", "-f", TRAINING_DOCKERFILE, "-t", image, "."),
+        _cmd("docker", "push", image),
+    ]
+
+
 def infra_phase(target: Target, spec: Spec | None = None) -> list[str]:
     var_flags = [f"-var={k}={v}" for k, v in terraform_vars(target).items()]
     return [
         "# Buckets, Pub/Sub topics, dead-letter topics and subscriptions, service accounts and their",
         "# roles, the Firestore database with its rules (infra/firestore.rules) and composite",
-        "# indexes, the retraining schedule and the training job: all in infra/*.tf.",
+        "# indexes, the retraining schedules and the training job: all in infra/*.tf.",
         *(pubsub_summary(spec) if spec else []),
-        _cmd(
-            "terraform",
-            "-chdir=infra",
-            "init",
-            "-input=false",
-            f"-backend-config=bucket={target.tf_state_bucket}",
-            "-backend-config=prefix=fashiontag",
-        ),
+        _terraform_init(target),
         _cmd("terraform", "-chdir=infra", "apply", "-input=false", "-auto-approve", *var_flags),
     ]
 
@@ -490,9 +544,11 @@ def missing_values(spec: Spec, target: Target) -> list[str]:
 def phases(spec: Spec, target: Target) -> dict[str, list[str]]:
     return {
         PHASES[0]: apis_phase(target),
-        PHASES[1]: infra_phase(target, spec),
-        PHASES[2]: package_phase(spec, target),
-        PHASES[3]: functions_phase(spec, target),
+        PHASES[1]: registry_phase(target),
+        PHASES[2]: training_image_phase(target),
+        PHASES[3]: infra_phase(target, spec),
+        PHASES[4]: package_phase(spec, target),
+        PHASES[5]: functions_phase(spec, target),
     }
 
 
@@ -527,7 +583,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model-bucket", help="default: PROJECT-models")
     parser.add_argument("--tf-state-bucket", help="default: PROJECT-tfstate (created once, docs/deploy.md)")
     parser.add_argument("--firebase-api-key", default="", help="the project's Firebase Web API key (admin page)")
-    parser.add_argument("--training-image", default="", help="the training job's image (default: a placeholder)")
+    parser.add_argument("--training-image", default="", help="a prebuilt training image (default: build one)")
+    parser.add_argument("--image-tag", default="latest", help="tag of the training image the deploy builds")
     parser.add_argument("--strict", action="store_true", help="fail when a value a function needs is missing")
     parser.add_argument("--spec", type=Path, default=SPEC_PATH, help="the declared functions")
     parser.add_argument("--write-dir", type=Path, help="also write one sh script per phase here")
@@ -542,6 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tf_state_bucket=args.tf_state_bucket or f"{args.project}-tfstate",
         firebase_api_key=args.firebase_api_key,
         training_image=args.training_image,
+        image_tag=args.image_tag or "latest",
     )
     try:
         spec = load_spec(args.spec)

@@ -880,43 +880,77 @@ def _closure(names: frozenset[str]) -> frozenset[str]:
     return frozenset(seen)
 
 
+def _lock_mismatches(repo: Repo, requirements: Path) -> list[str]:
+    lock = _pins(repo.root / "requirements.lock")
+    where = requirements.relative_to(repo.root)
+    return [
+        f"{where} pins {name}=={version}, requirements.lock has {lock.get(name)}"
+        for name, version in sorted(_pins(requirements).items())
+        if lock.get(name) != version
+    ]
+
+
+def _unprovided(who: str, modules: Iterable[str], requirements: Path, repo: Repo) -> list[str]:
+    """Third-party modules ``who`` imports that its requirements file does not install."""
+    closure = _closure(frozenset(_pins(requirements)))
+    problems = []
+    for module in sorted(modules):
+        dist = distribution_of(module)
+        if dist is None:
+            problems.append(f"{who}: imports {module}, which no installed distribution provides")
+        elif dist != AMBIGUOUS and dist not in closure:
+            problems.append(
+                f"{who}: imports {module} (from {dist}), which {requirements.relative_to(repo.root)} "
+                "neither lists nor gets through a listed package"
+            )
+    return problems
+
+
 def check_bundles(repo: Repo, spec: Spec, forbidden: Sequence[str] = ("tensorflow", "keras")) -> list[str]:
     problems = []
-    lock = _pins(repo.root / "requirements.lock")
     for folder in sorted(set(spec.functions) & repo.function_folders()):
         requirements = repo.functions / folder / "requirements.txt"
         if not requirements.is_file():
             continue
-        pins = _pins(requirements)
-        for name, version in sorted(pins.items()):
-            if lock.get(name) != version:
-                locked = lock.get(name)
-                problems.append(
-                    f"functions/{folder}/requirements.txt pins {name}=={version}, requirements.lock has {locked}"
-                )
+        problems += _lock_mismatches(repo, requirements)
         reach = reachable(repo, repo.functions / folder / "main.py")
         for module in sorted(reach.own):
             if module.split(".")[1:2] in (["training"], ["local"]):
                 problems.append(f"{folder}: reaches {module}, which the bundle leaves out")
-        closure = _closure(frozenset(pins))
-        for module in sorted(reach.lazy):
+        for module in sorted(reach.lazy | reach.eager):
             if module.split(".")[0] in forbidden:
                 problems.append(f"{folder}: reaches {module}; serving never imports TensorFlow")
-        for module in sorted(reach.eager):
-            if module.split(".")[0] in forbidden:
-                problems.append(f"{folder}: reaches {module}; serving never imports TensorFlow")
-                continue
-            dist = distribution_of(module)
-            if dist is None:
-                problems.append(f"{folder}: imports {module}, which no installed distribution provides")
-            elif dist != AMBIGUOUS and dist not in closure:
-                problems.append(
-                    f"{folder}: imports {module} (from {dist}), which functions/{folder}/requirements.txt "
-                    "neither lists nor gets through a listed package"
-                )
-        for name in sorted(pins):
+        problems += _unprovided(
+            folder, (m for m in reach.eager if m.split(".")[0] not in forbidden), requirements, repo
+        )
+        for name in sorted(_pins(requirements)):
             if name in forbidden or name.startswith("tensorflow"):
                 problems.append(f"functions/{folder}/requirements.txt installs {name}")
+    return problems
+
+
+TRAINING_JOB_MODULE = "fashiontag.training.job"
+
+
+def check_training_image(repo: Repo) -> list[str]:
+    """The training image runs the job retrain launches, with everything the job imports."""
+    from fashiontag import retraining
+
+    folder = repo.root / "infra" / "training"
+    dockerfile = (folder / "Dockerfile").read_text()
+    problems = []
+    if f'"-m", "{TRAINING_JOB_MODULE}"' not in dockerfile:
+        problems.append(f"infra/training/Dockerfile: the entrypoint must run python -m {TRAINING_JOB_MODULE}")
+    if TRAINING_JOB_MODULE not in Path(retraining.__file__).read_text():
+        problems.append(f"fashiontag.retraining no longer launches {TRAINING_JOB_MODULE}")
+    requirements = folder / "requirements.txt"
+    problems += _lock_mismatches(repo, requirements)
+    job = _module_file(repo.package, TRAINING_JOB_MODULE)
+    if job is None:
+        return [*problems, f"{TRAINING_JOB_MODULE} does not exist"]
+    reach = reachable(repo, job)
+    # The job runs the lazy imports too (TensorFlow inside its functions): all must be there.
+    problems += _unprovided("the training image", reach.eager | reach.lazy, requirements, repo)
     return problems
 
 
@@ -944,5 +978,6 @@ def check_all(root: Path, topology: Topology | None = None) -> list[str]:
         check_retrain_schedule(cfg),
         check_plan_against_terraform(cfg),
         check_bundles(repo, spec),
+        check_training_image(repo),
     )
     return [problem for found in checks for problem in found]

@@ -255,3 +255,13 @@ def test_a_trainable_model_without_its_schedule(copy: drift.Repo) -> None:
         'trainable_models = ["category"]',
     )
     assert reported(problems(copy), "attributes-trouser is trainable", "schedules no retraining")
+
+
+def test_the_training_image_without_a_package_the_job_imports(copy: drift.Repo) -> None:
+    edit(copy.root / "infra" / "training" / "requirements.txt", "matplotlib==3.11.2\n", "")
+    assert reported(problems(copy), "the training image: imports matplotlib", "infra/training/requirements.txt")
+
+
+def test_a_training_image_that_runs_something_else(copy: drift.Repo) -> None:
+    edit(copy.root / "infra" / "training" / "Dockerfile", '"fashiontag.training.job"', '"fashiontag.cli"')
+    assert reported(problems(copy), "Dockerfile: the entrypoint must run python -m fashiontag.training.job")

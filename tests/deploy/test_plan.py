@@ -109,8 +109,29 @@ def test_terraform_gets_every_value_and_the_state_bucket(text: str) -> None:
 
 def test_the_plan_enables_the_apis_and_packages_every_function(spec: Spec, plan: dict[str, list[str]]) -> None:
     assert all(api in plan["10-apis.sh"][0] for api in deploy_plan.APIS)
-    packaged = [shlex.split(line)[2] for line in plan["30-package.sh"]]
+    packaged = [shlex.split(line)[2] for line in plan["50-package.sh"]]
     assert packaged == list(spec.functions)
+
+
+def test_the_training_image_is_built_pushed_and_given_to_the_job(plan: dict[str, list[str]]) -> None:
+    image = "europe-west4-docker.pkg.dev/acme-tags/fashiontag/train:latest"
+    registry = next(line for line in plan["20-registry.sh"] if line.startswith("terraform -chdir=infra apply"))
+    assert "-target=google_artifact_registry_repository.images" in registry
+    commands = [line for line in plan["30-training-image.sh"] if not line.startswith("#")]
+    assert commands == [
+        f"docker build -f infra/training/Dockerfile -t {image} .",
+        f"docker push {image}",
+    ]
+    assert (ROOT / "infra" / "training" / "Dockerfile").is_file()
+    infra = next(line for line in plan["40-infra.sh"] if line.startswith("terraform -chdir=infra apply"))
+    assert f"-var=training_image={image}" in infra and "-target" not in infra
+
+
+def test_a_prebuilt_training_image_is_used_as_it_is(spec: Spec) -> None:
+    target = deploy_plan.Target("p", "r", "u", "m", "s", training_image="r-docker.pkg.dev/p/x/train@sha256:ab")
+    plan = deploy_plan.phases(spec, target)
+    assert not any(line.startswith("docker") for line in plan["30-training-image.sh"])
+    assert "-var=training_image=r-docker.pkg.dev/p/x/train@sha256:ab" in " ".join(plan["40-infra.sh"])
 
 
 def test_the_phase_scripts_are_valid_sh(tmp_path: Path, plan: dict[str, list[str]]) -> None:
