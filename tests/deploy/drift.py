@@ -949,9 +949,8 @@ def check_training_image(repo: Repo) -> list[str]:
     if job is None:
         return [*problems, f"{TRAINING_JOB_MODULE} does not exist"]
     reach = reachable(repo, job)
-    problems += [
-        f"the training job reaches {m}, which the image leaves out" for m in sorted(reach.own) if ".local" in m
-    ]
+    left_out = [m for m in sorted(reach.own) if m.split(".")[1:2] == ["local"]]
+    problems += [f"the training job reaches {m}, which the image leaves out" for m in left_out]
     # The job runs the lazy imports too (TensorFlow inside its functions): all must be there.
     problems += _unprovided("the training image", reach.eager | reach.lazy, requirements, repo)
     return problems
