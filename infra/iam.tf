@@ -26,7 +26,7 @@ resource "google_storage_bucket_iam_member" "on_upload_read_uploads" {
 
 # objectUser, not objectCreator: a retried delivery rewrites derived/{product_id}/*, and
 # replacing an existing object needs storage.objects.delete as well as create. The condition
-# keeps that write access to derived/ (functions never write under uploads/).
+# keeps that write access to derived/ (functions never write objects under uploads/).
 resource "google_storage_bucket_iam_member" "on_upload_write_derived" {
   bucket = google_storage_bucket.uploads.name
   role   = "roles/storage.objectUser"
@@ -36,6 +36,28 @@ resource "google_storage_bucket_iam_member" "on_upload_write_derived" {
     title       = "derived-only"
     description = "Only objects under derived/"
     expression  = "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.uploads.name}/objects/derived/\")"
+  }
+}
+
+# Marking a rejected upload (its customTime) is an object metadata update. A custom role with
+# that one permission, on uploads/ only: on-upload can neither delete nor replace an upload.
+resource "google_project_iam_custom_role" "upload_marker" {
+  project     = var.project
+  role_id     = "fashiontagUploadMarker"
+  title       = "fashiontag upload marker"
+  description = "Update object metadata (customTime) of rejected uploads"
+  permissions = ["storage.objects.update"]
+}
+
+resource "google_storage_bucket_iam_member" "on_upload_mark_rejected" {
+  bucket = google_storage_bucket.uploads.name
+  role   = google_project_iam_custom_role.upload_marker.id
+  member = "serviceAccount:${google_service_account.on_upload.email}"
+
+  condition {
+    title       = "uploads-only"
+    description = "Only objects under uploads/"
+    expression  = "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.uploads.name}/objects/uploads/\")"
   }
 }
 

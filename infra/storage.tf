@@ -1,9 +1,10 @@
 # The upload bucket: sellers write uploads/{seller_id}/{file}; on-upload writes derived/{product_id}/.
 #
-# Lifecycle rules match an object's age, name prefix, storage class or version state, never
-# a product's status in Firestore, so "delete the files of rejected uploads" cannot be a rule
-# here; that clean-up needs code reacting to product.rejected (a later issue). What is
-# expressible and safe:
+# Lifecycle rules cannot read a product's status in Firestore, so on-upload marks a rejected
+# upload itself: it sets the object's customTime when it rejects it (fashiontag.ingest), and
+#   - rejected uploads are deleted var.rejected_upload_retention_days after that (long enough
+#     for a seller or a manager to look at what was wrong); classified uploads never get a
+#     customTime and stay;
 #   - abort multipart uploads left incomplete for a day (they are billed, and never finish);
 #   - no versioning: a replaced or deleted upload is gone at once, exactly as on the local
 #     emulator, so on_upload's "upload_missing" path behaves the same in both places. (Soft
@@ -16,6 +17,16 @@ resource "google_storage_bucket" "uploads" {
   public_access_prevention    = "enforced"
   force_destroy               = false
   labels                      = local.labels
+
+  lifecycle_rule {
+    condition {
+      days_since_custom_time = var.rejected_upload_retention_days
+      matches_prefix         = ["uploads/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
 
   lifecycle_rule {
     condition {

@@ -54,3 +54,9 @@ variable "training_image" {
   type        = string
   description = "Container image of the training job (infra/training/Dockerfile), pushed to the fashiontag Artifact Registry repository by the deploy before the job is applied; scripts/deploy_plan.py passes it."
 }
+
+variable "rejected_upload_retention_days" {
+  type        = number
+  default     = 30
+  description = "Days a rejected upload is kept after on-upload rejected it (its customTime); then the upload bucket's lifecycle rule deletes it."
+}

@@ -7,6 +7,8 @@ one product and one published event (see ``store`` for the lease that makes that
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import hashlib
 import io
 import logging
@@ -120,6 +122,7 @@ def _outcome(product_id: str, obj: StorageObject, doc: dict[str, Any]) -> dict[s
         result = _classify(data, model, int(doc.get("attempts", 1)))
     except Rejection as rejection:
         log.info("rejected %s: %s", obj.name, rejection)
+        _start_retention(obj)
         fields: dict[str, Any] = {
             "status": config.REJECTED,
             "rejection": rejection.as_dict(),
@@ -128,6 +131,17 @@ def _outcome(product_id: str, obj: StorageObject, doc: dict[str, Any]) -> dict[s
         derived = _write_derived(product_id, result)
         fields = _classified_fields(result, derived, data, (time.perf_counter() - started) * 1000)
     return fields
+
+
+def _start_retention(obj: StorageObject) -> None:
+    """Set the rejected upload's customTime: the bucket's lifecycle rule deletes it that many
+    days later (infra/storage.tf), while classified uploads, which never get one, stay."""
+    blob = clients.storage_client().bucket(obj.bucket).blob(obj.name)
+    blob.custom_time = dt.datetime.now(dt.UTC)
+    # Only the generation this event is about: a seller's re-upload under the same name is
+    # another product. Deleted or replaced meanwhile: nothing of this upload is left to delete.
+    with contextlib.suppress(gexc.NotFound, gexc.PreconditionFailed):
+        blob.patch(if_generation_match=int(obj.generation or 0) or None)
 
 
 def _classify(data: bytes, model: CategoryModel, attempt: int) -> Classified:

@@ -929,6 +929,21 @@ def check_bundles(repo: Repo, spec: Spec, forbidden: Sequence[str] = ("tensorflo
     return problems
 
 
+def check_rejected_upload_expiry(repo: Repo, cfg: tf.Config) -> list[str]:
+    """on_upload marks rejected uploads with customTime; the upload bucket must expire them."""
+    if "custom_time" not in (repo.package / "ingest.py").read_text():
+        return []
+    for inst in cfg.instances("google_storage_bucket"):
+        if inst.label != "uploads":
+            continue
+        for rule in inst.body.get("lifecycle_rule", []):
+            condition = (rule.get("condition") or [{}])[0]
+            action = (rule.get("action") or [{}])[0]
+            if "days_since_custom_time" in condition and action.get("type") == "Delete":
+                return []
+    return ["fashiontag.ingest marks rejected uploads (customTime), but the upload bucket has no rule deleting them"]
+
+
 TRAINING_JOB_MODULE = "fashiontag.training.job"
 
 
@@ -981,5 +996,6 @@ def check_all(root: Path, topology: Topology | None = None) -> list[str]:
         check_plan_against_terraform(cfg),
         check_bundles(repo, spec),
         check_training_image(repo),
+        check_rejected_upload_expiry(repo, cfg),
     )
     return [problem for found in checks for problem in found]

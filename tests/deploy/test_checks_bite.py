@@ -265,3 +265,8 @@ def test_the_training_image_without_a_package_the_job_imports(copy: drift.Repo) 
 def test_a_training_image_that_runs_something_else(copy: drift.Repo) -> None:
     edit(copy.root / "infra" / "training" / "Dockerfile", '"fashiontag.training.job"', '"fashiontag.cli"')
     assert reported(problems(copy), "Dockerfile: the entrypoint must run python -m fashiontag.training.job")
+
+
+def test_rejected_uploads_that_never_expire(copy: drift.Repo) -> None:
+    edit(copy.infra / "storage.tf", "days_since_custom_time = var.rejected_upload_retention_days", "age = 3650")
+    assert reported(problems(copy), "marks rejected uploads", "no rule deleting them")

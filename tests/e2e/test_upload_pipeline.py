@@ -45,6 +45,7 @@ def test_upload_becomes_classified_product(stack, seller, product_events) -> Non
     assert doc["status"] == expected
     bucket = clients.storage_client().bucket(config.upload_bucket())
     assert bucket.blob(doc["derived"]["input"]).exists()
+    assert bucket.get_blob(name).custom_time is None  # kept: only rejected uploads expire
     assert bucket.blob(doc["derived"]["thumbnail"]).exists()
 
     events = [e for e in product_events.drain() if e["data"]["product_id"] == product_id]
@@ -61,11 +62,15 @@ def test_bad_files_are_rejected_with_a_code_for_their_fault(stack, seller, produ
         _, product_id = upload(f"uploads/{seller}/{name}", data, "application/octet-stream")
         uploaded[product_id] = (name, code)
 
+    bucket = clients.storage_client().bucket(config.upload_bucket())
     for product_id, (name, code) in uploaded.items():
         doc = wait_finished(product_id)
         assert doc["status"] == config.REJECTED, name
         assert doc["rejection"]["code"] == code, name
         assert doc["rejection"]["message"], name
+        # The retention clock of the bucket's lifecycle rule for rejected uploads has started.
+        blob = bucket.get_blob(doc["image"]["name"])
+        assert blob is not None and blob.custom_time is not None, name
 
     events = product_events.drain()
     rejected = [e for e in events if e["data"]["product_id"] in uploaded]
