@@ -246,7 +246,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             _use_stack_env(args)
         category = args.model.removeprefix("attributes-")
         cfg = attributes.AttributeTrainConfig(
-            epochs=args.epochs,
+            epochs=args.epochs or attributes.AttributeTrainConfig.epochs,
             seed=args.seed,
             synthetic=(args.limit or attributes.AttributeTrainConfig.synthetic) if "synthetic" in args.data else 0,
             verified="verified" in args.data,
@@ -320,9 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_retrain)
 
     p = sub.add_parser("train", parents=[stack_opts], help="train a model (imports TensorFlow)")
-    p.add_argument("model", choices=[config.CATEGORY_MODEL_NAME, "attributes-trouser"])
+    p.add_argument("model", choices=[config.CATEGORY_MODEL_NAME, config.attribute_model_name("trouser")])
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--epochs", type=int, default=None, help="default: the model's training config")
     p.add_argument("--seed", type=int, default=20261130)
     p.add_argument("--limit", type=int, default=None, help="train on N images only (synthetic renders for attributes)")
     p.add_argument(

@@ -25,11 +25,12 @@ def _dataset(limit: int | None) -> dict[str, Any]:
     return {"fashion_mnist_train": limit or 60000, "verified_products": 0, "synthetic": 0}
 
 
-def run(out: Path, epochs: int, seed: int, limit: int | None, version: str | None = None) -> dict[str, object]:
+def run(out: Path, epochs: int | None, seed: int, limit: int | None, version: str | None = None) -> dict[str, object]:
     from fashiontag.training import category  # imports TensorFlow: only when training
 
     x, y = datasets.load_fashion_mnist("train")
-    category.train(x, y, category.TrainConfig(epochs=epochs, seed=seed, limit=limit), out)
+    cfg = category.TrainConfig(epochs=epochs or category.TrainConfig.epochs, seed=seed, limit=limit)
+    category.train(x, y, cfg, out)
     command = "fashiontag " + shlex.join(sys.argv[1:]) if sys.argv[1:] else f"train --out {out}"
     return report.write_report(
         out,
