@@ -8,6 +8,7 @@ the data is seeded with the server client, which bypasses the rules like the fun
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import time
 from typing import Any
@@ -90,6 +91,10 @@ class Client:
 def _value(value: Any) -> dict[str, Any]:
     if isinstance(value, bool):
         return {"booleanValue": value}
+    if isinstance(value, dict):
+        return {"mapValue": {"fields": {k: _value(v) for k, v in value.items()}}}
+    if isinstance(value, dt.datetime):
+        return {"timestampValue": value.isoformat().replace("+00:00", "Z")}
     if isinstance(value, int):
         return {"integerValue": str(value)}
     return {"stringValue": str(value)}
@@ -245,9 +250,17 @@ def test_nobody_else_marks_it_read_and_nobody_rewrites_it(alice: Client, bob: Cl
     assert alice.create("notifications", "mine", to="alice", read=False) == DENIED
 
 
-def test_a_manager_marks_a_managers_notification_read(mia: Client) -> None:
-    assert mia.update("notifications/n-managers", read=True) == ALLOWED
+def test_a_manager_marks_a_managers_notification_read_for_herself_only(mia: Client, stack) -> None:
+    now = dt.datetime.now(dt.UTC)
+    # The shared flag would mark it read for every manager: refused; her own entry is allowed.
+    assert mia.update("notifications/n-managers", read=True) == DENIED
+    assert mia.update("notifications/n-managers", read_by={"mia": now}) == ALLOWED
     assert mia.update("notifications/n-managers", title="x") == DENIED
+    max_ = Client(stack, "max", "manager")
+    assert max_.update("notifications/n-managers", read_by={"max": now}) == DENIED  # would erase mia's entry
+    assert max_.update("notifications/n-managers", read_by={"mia": now, "max": now}) == ALLOWED
+    assert max_.update("notifications/n-managers", read_by={"mia": now, "max": now, "zoe": now}) == DENIED
+    assert max_.update("notifications/n-managers", read_by={"mia": "yes", "max": now}) == DENIED
 
 
 # --- nobody signed in --------------------------------------------------------------------------

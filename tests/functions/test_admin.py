@@ -23,6 +23,7 @@ from fashiontag import clients, config
 from fashiontag.admin import identity
 from fashiontag.ingest import product_id_for
 from fashiontag.local.stack import StackConfig
+from fashiontag.notifications import MANAGERS
 from tests import corpus
 from tests.helpers import EventTap, sign_in, wait_finished
 
@@ -399,6 +400,28 @@ def test_messages_go_where_each_role_may_send_them(
     assert [m["text"] for m in feedback_only["messages"]] == ["Lovely"]
     own = client.get("/api/messages", headers=people["other"].headers).get_json()["messages"]
     assert own == []
+
+
+def test_each_manager_reads_a_managers_notification_for_themself(
+    client: FlaskClient, people: dict[str, Person]
+) -> None:
+    second = add_person("deb@shop.test", "manager")
+    notifications = clients.firestore_client().collection("notifications")
+    notifications.document("n-team").set(
+        {"to": MANAGERS, "kind": "product.needs_review", "title": "Review", "body": "b", "read": False}
+    )
+
+    def read_flags(person: Person) -> list[bool]:
+        listed = client.get("/api/notifications", headers=person.headers).get_json()["notifications"]
+        return [n["read"] for n in listed if n["id"] == "n-team"]
+
+    assert read_flags(people["manager"]) == read_flags(second) == [False]
+    assert client.post("/api/notifications/n-team/read", json={}, headers=second.headers).status_code == 200
+    assert client.post("/api/notifications/n-team/read", json={}, headers=second.headers).status_code == 200
+    assert read_flags(second) == [True]
+    assert read_flags(people["manager"]) == [False]  # still unread for the other manager
+    stored = notifications.document("n-team").get().to_dict() or {}
+    assert stored["read"] is False and set(stored["read_by"]) == {second.uid}
 
 
 def test_managers_notify_and_recipients_read_and_mark_their_notifications(

@@ -20,6 +20,7 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
+from google.cloud.firestore_v1.field_path import FieldPath
 
 from fashiontag import clients, config, events
 from fashiontag.admin import identity, review
@@ -175,10 +176,18 @@ def messages_for(principal: Principal, from_role: str = "", limit: int = 200) ->
 
 
 def notifications_for(principal: Principal, limit: int = 100) -> list[dict[str, Any]]:
-    """The caller's notifications: addressed to them, or to their role."""
+    """The caller's notifications: addressed to them, or to their role; ``read`` as they see it."""
     rows = _where(NOTIFICATIONS, "to", principal.uid, limit)
     rows += _where(NOTIFICATIONS, "to", f"{ROLE_PREFIX}{principal.role}", limit)
-    return _by_time(rows)[:limit]
+    return [{**row, "read": is_read(row, principal.uid)} for row in _by_time(rows)[:limit]]
+
+
+def is_read(notification: dict[str, Any], uid: str) -> bool:
+    """A personal notification has one ``read`` flag; one addressed to a role is read by each
+    member for themself (``read_by.{uid}``), so one manager opening it hides it from no other."""
+    if str(notification.get("to", "")).startswith(ROLE_PREFIX):
+        return uid in (notification.get("read_by") or {})
+    return bool(notification.get("read"))
 
 
 def mark_read(principal: Principal, notification_id: str) -> None:
@@ -189,8 +198,12 @@ def mark_read(principal: Principal, notification_id: str) -> None:
     doc = snap.to_dict() or {}
     if not snap.exists or doc.get("to") not in (principal.uid, f"{ROLE_PREFIX}{principal.role}"):
         raise NotFound("No such notification.")
-    if not doc.get("read"):
+    if is_read(doc, principal.uid):
+        return
+    if doc.get("to") == principal.uid:
         ref.update({"read": True, "read_at": firestore.SERVER_TIMESTAMP})
+    else:
+        ref.update({FieldPath("read_by", principal.uid).to_api_repr(): firestore.SERVER_TIMESTAMP})
 
 
 def recent_messages(limit: int = 100) -> list[dict[str, Any]]:
