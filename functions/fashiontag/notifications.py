@@ -492,6 +492,11 @@ def _push(nid: str, notice: Notice) -> int:
 # --- Firebase Cloud Messaging (the cloud; it has no emulator) --------------------------------
 
 
+def _addresses(record: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(legacy registration tokens, installation ids) of a push record: tokens hold a colon."""
+    return [t for t in record["tokens"] if ":" in t], [t for t in record["tokens"] if ":" not in t]
+
+
 def fcm_message(record: dict[str, Any]) -> Any:
     """The ``messaging.MulticastMessage`` for a push record.
 
@@ -501,13 +506,39 @@ def fcm_message(record: dict[str, Any]) -> Any:
     """
     from firebase_admin import messaging
 
-    legacy = [t for t in record["tokens"] if ":" in t]
+    legacy, fids = _addresses(record)
     return messaging.MulticastMessage(
-        fids=[t for t in record["tokens"] if ":" not in t] or None,
+        fids=fids or None,
         tokens=legacy or None,
         notification=messaging.Notification(title=record["title"], body=record["body"]),
         data=dict(record["data"]),
     )
+
+
+def dead_addresses(record: dict[str, Any], responses: list[Any]) -> list[str]:
+    """The addresses Cloud Messaging says no device answers to any more.
+
+    ``responses`` come in the order firebase-admin sends a multicast: tokens, then FIDs.
+    Unregistered (app removed, token expired) and sender mismatch (another project's token)
+    are permanent; other failures (quota, unavailable) say nothing about the device.
+    """
+    from firebase_admin import messaging
+
+    legacy, fids = _addresses(record)
+    permanent = (messaging.UnregisteredError, messaging.SenderIdMismatchError)
+    return [a for a, r in zip(legacy + fids, responses, strict=True) if isinstance(r.exception, permanent)]
+
+
+def forget_devices(addresses: list[str]) -> int:
+    """Remove dead addresses from every user that lists them; returns how many users changed."""
+    users = clients.firestore_client().collection(USERS)
+    changed = 0
+    for address in addresses:
+        query = users.where(filter=firestore.FieldFilter("device_tokens", "array_contains", address))
+        for snap in query.stream():
+            snap.reference.update({"device_tokens": firestore.ArrayRemove([address])})
+            changed += 1
+    return changed
 
 
 @functools.cache
@@ -524,4 +555,8 @@ def _send_fcm(record: dict[str, Any]) -> dict[str, int]:
     response = messaging.send_each_for_multicast(fcm_message(record), app=_firebase_app())
     if response.failure_count:
         log.warning("notify: %d of %d pushes failed", response.failure_count, len(record["tokens"]))
-    return {"success_count": response.success_count, "failure_count": response.failure_count}
+    dead = dead_addresses(record, response.responses)
+    if dead:
+        # Pushing to them again would fail again: each failure costs a send and a log line.
+        forget_devices(dead)
+    return {"success_count": response.success_count, "failure_count": response.failure_count, "forgotten": len(dead)}

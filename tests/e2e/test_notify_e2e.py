@@ -10,7 +10,7 @@ from typing import Any
 import requests
 from google.cloud import firestore
 
-from fashiontag import clients, config, topology
+from fashiontag import clients, config, notifications, topology
 from fashiontag.notifications import MANAGERS, NOTIFICATIONS, PUSH_OUTBOX, USERS
 from tests import corpus
 from tests.helpers import upload, wait_finished
@@ -86,3 +86,15 @@ def test_notify_subscriptions_have_retry_and_dead_letter_policies(stack) -> None
         assert live["deadLetterPolicy"]["deadLetterTopic"].endswith(f"/topics/{sub.topic}-dead-letter")
         assert live["deadLetterPolicy"]["maxDeliveryAttempts"] == sub.max_delivery_attempts
         assert live["retryPolicy"]["maximumBackoff"].rstrip("s").split(".")[0] == str(sub.retry.maximum_backoff_s)
+
+
+def test_dead_devices_are_forgotten_by_every_user_listing_them(stack) -> None:
+    users = clients.firestore_client().collection(USERS)
+    users.document("ann").set({"role": "seller", "device_tokens": ["fid-dead", "fid-live"]})
+    users.document("max").set({"role": "manager", "device_tokens": ["fid-dead"]})
+    users.document("zoe").set({"role": "manager", "device_tokens": ["fid-other"]})
+
+    assert notifications.forget_devices(["fid-dead"]) == 2
+
+    tokens = {snap.id: (snap.to_dict() or {})["device_tokens"] for snap in users.stream()}
+    assert tokens == {"ann": ["fid-live"], "max": [], "zoe": ["fid-other"]}

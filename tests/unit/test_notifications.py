@@ -212,6 +212,22 @@ def test_fcm_message_sends_legacy_registration_tokens_as_tokens() -> None:
     assert message.fids == ["cAbCdEfGhIjKlMnOpQrStU"] and message.tokens == [legacy]
 
 
+def test_only_permanently_dead_addresses_are_forgotten() -> None:
+    from firebase_admin import messaging
+
+    legacy = "dGVzdA:APA91bHPRgkF3JUikC4ENAHEeMrd41Zxv3hVZjC9KtT8OvPVGJ"
+    record = {"tokens": ["fid-gone", legacy, "fid-ok", "fid-busy", "fid-foreign"]}
+    # firebase-admin answers a multicast in its sending order: registration tokens, then FIDs.
+    responses = [
+        messaging.SendResponse(None, messaging.UnregisteredError("token expired")),  # legacy
+        messaging.SendResponse(None, messaging.UnregisteredError("app removed")),  # fid-gone
+        messaging.SendResponse({"name": "projects/p/messages/1"}, None),  # fid-ok
+        messaging.SendResponse(None, messaging.QuotaExceededError("slow down")),  # fid-busy
+        messaging.SendResponse(None, messaging.SenderIdMismatchError("another project")),  # fid-foreign
+    ]
+    assert notifications.dead_addresses(record, responses) == [legacy, "fid-gone", "fid-foreign"]
+
+
 def test_review_events_shaped_like_the_admin_apps() -> None:
     payload = {
         "product_id": "p5",
