@@ -91,11 +91,3 @@ data "google_project" "this" {
   project_id = var.project
 }
 
-# Container images of the training job (and of later non-function services).
-resource "google_artifact_registry_repository" "fashiontag" {
-  location      = var.region
-  repository_id = "fashiontag"
-  format        = "DOCKER"
-  description   = "fashiontag containers (the training job)"
-  labels        = local.labels
-}

@@ -706,6 +706,33 @@ def check_training_job(repo: Repo, spec: Spec, cfg: tf.Config) -> list[str]:
     ]
 
 
+# The attribute holding each resource type's name in the cloud: two resources with the same
+# name make the second apply fail with "already exists".
+CLOUD_NAMES = {
+    "google_artifact_registry_repository": "repository_id",
+    "google_cloud_run_v2_job": "name",
+    "google_cloud_scheduler_job": "name",
+    "google_project_iam_custom_role": "role_id",
+    "google_pubsub_subscription": "name",
+    "google_pubsub_topic": "name",
+    "google_service_account": "account_id",
+    "google_storage_bucket": "name",
+}
+
+
+def check_unique_names(cfg: tf.Config) -> list[str]:
+    problems = []
+    for rtype, attribute in CLOUD_NAMES.items():
+        seen: dict[str, str] = {}
+        for inst in cfg.instances(rtype):
+            name = str(cfg.attr(inst, attribute))
+            where = f"{rtype}.{inst.label}" + (f"[{inst.key!r}]" if inst.key is not None else "")
+            if name in seen:
+                problems.append(f"{where} and {seen[name]} both create {rtype.removeprefix('google_')} {name}")
+            seen.setdefault(name, where)
+    return problems
+
+
 def check_retrain_schedule(cfg: tf.Config) -> list[str]:
     """Every model the retrain function can train has its daily request, and no other."""
     from fashiontag import retraining
@@ -993,6 +1020,7 @@ def check_all(root: Path, topology: Topology | None = None) -> list[str]:
         check_firestore_indexes(repo, cfg),
         check_training_job(repo, spec, cfg),
         check_retrain_schedule(cfg),
+        check_unique_names(cfg),
         check_plan_against_terraform(cfg),
         check_bundles(repo, spec),
         check_training_image(repo),

@@ -270,3 +270,9 @@ def test_a_training_image_that_runs_something_else(copy: drift.Repo) -> None:
 def test_rejected_uploads_that_never_expire(copy: drift.Repo) -> None:
     edit(copy.infra / "storage.tf", "days_since_custom_time = var.rejected_upload_retention_days", "age = 3650")
     assert reported(problems(copy), "marks rejected uploads", "no rule deleting them")
+
+
+def test_two_resources_with_one_cloud_name(copy: drift.Repo) -> None:
+    with (copy.infra / "main.tf").open("a") as tf_file:
+        tf_file.write('\nresource "google_artifact_registry_repository" "again" {\n  repository_id = "fashiontag"\n}\n')
+    assert reported(problems(copy), "both create artifact_registry_repository fashiontag")
