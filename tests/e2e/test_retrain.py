@@ -150,6 +150,16 @@ def test_enough_new_labels_request_a_retraining(
 
 
 @pytest.mark.training
+def test_a_run_that_cannot_train_says_why(stack: StackConfig) -> None:
+    # No synthetic renders and no verified trousers: no family has enough labels for a head.
+    request_id = retraining.request(retraining.TROUSER_ATTRIBUTES, "test", "test", synthetic=0, eval_renders=50)
+    run = _wait_run(request_id)
+    assert run["status"] == retraining.FAILED
+    assert "no family of trouser has 200 labels" in run["error"]
+    assert registry.get_version(retraining.TROUSER_ATTRIBUTES, run["version"]) is None
+
+
+@pytest.mark.training
 def test_attribute_retraining_learns_from_corrections_and_is_gated(
     stack: StackConfig, seller: str, model_events: EventTap
 ) -> None:

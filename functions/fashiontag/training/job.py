@@ -10,6 +10,7 @@ when the gate says it is better.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import shutil
 import tempfile
@@ -17,6 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from google.api_core import exceptions as gexc
 
 from fashiontag import config, datasets, evaluation, events, registry, retraining
 from fashiontag.inference import AttributeModel, CategoryModel, shipped_attribute_dir
@@ -185,9 +188,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         summary = run(args.run, work_dir)
         log.info("run %s: %s", args.run, summary)
-    except Exception as error:
+    except (Exception, SystemExit) as error:
+        # SystemExit too: training code exits with a reason when it cannot train (too few
+        # labels), and the run must say so rather than stay "running".
         log.exception("run %s failed", args.run)
-        retraining.update_run(args.run, status=retraining.FAILED, error=f"{type(error).__name__}: {error}")
+        with contextlib.suppress(gexc.NotFound):  # no run record to mark
+            retraining.update_run(args.run, status=retraining.FAILED, error=f"{type(error).__name__}: {error}")
         raise
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
