@@ -38,17 +38,20 @@ resource "google_firebaserules_release" "firestore" {
 }
 
 # Indexes. Firestore indexes every field on its own, for queries on one collection, and those
-# automatic single-field indexes serve every collection query the code runs today: each has
-# equality filters only (merged across fields when there are several) or one order clause.
-# tests/deploy follows each query the code builds, path by path, and fails until an index it
-# needs is declared here (or one declared here serves no query). Today:
+# automatic single-field indexes serve queries with equality filters only (merged across
+# fields when there are several) or one order clause. tests/deploy follows each query the code
+# builds, path by path, and fails until an index it needs is declared here (or one declared
+# here serves no query). Today:
 #   store.list_products, rescoring, retraining, training.data   products  status == / in
-#   admin review queue and catalogue      products  status ==/in, seller_id ==, spec.category ==
-#   notifications.device_tokens, admin    users     role ==
+#   admin catalogue                       products  status ==, spec.category ==
+#   admin review queue                    products  status in, seller_id ==, ordered by
+#                                         prediction.category.confidence (with its bounds) or
+#                                         created_at: the composite indexes below
+#   notifications.device_tokens, admin    users     role ==; device_tokens array-contains
 #   admin messages, models view           messages / retrain_runs  from_role == | order by created_at
 #   admin review activity                 collection group history, order by at: needs the
 #                                         collection-group index of history.at (below)
-# Composite indexes, one per entry of local.firestore_composite_indexes (none needed yet):
+# Composite indexes, one per entry of local.firestore_composite_indexes:
 resource "google_firestore_index" "composite" {
   for_each    = local.firestore_composite_indexes
   project     = var.project

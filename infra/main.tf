@@ -74,10 +74,32 @@ locals {
     }
   }
 
-  # Composite indexes the code's queries need (see firestore.tf). Shape:
-  #   "products-status-created" = { collection = "products", fields = [
-  #     { field_path = "status", order = "ASCENDING" }, { field_path = "created_at", order = "DESCENDING" } ] }
-  firestore_composite_indexes = {}
+  # Composite indexes the code's queries need (see firestore.tf): the admin review queue, which
+  # lets Firestore order products by confidence (lowest first) or by date, per status and seller.
+  firestore_composite_indexes = {
+    "products-status-confidence" = { collection = "products", fields = [
+      { field_path = "status", order = "ASCENDING" },
+      { field_path = "prediction.category.confidence", order = "ASCENDING" },
+    ] }
+    "products-seller-status-confidence" = { collection = "products", fields = [
+      { field_path = "seller_id", order = "ASCENDING" },
+      { field_path = "status", order = "ASCENDING" },
+      { field_path = "prediction.category.confidence", order = "ASCENDING" },
+    ] }
+    "products-status-created" = { collection = "products", fields = [
+      { field_path = "status", order = "ASCENDING" },
+      { field_path = "created_at", order = "DESCENDING" },
+    ] }
+    "products-seller-status-created" = { collection = "products", fields = [
+      { field_path = "seller_id", order = "ASCENDING" },
+      { field_path = "status", order = "ASCENDING" },
+      { field_path = "created_at", order = "DESCENDING" },
+    ] }
+    "products-seller-created" = { collection = "products", fields = [
+      { field_path = "seller_id", order = "ASCENDING" },
+      { field_path = "created_at", order = "DESCENDING" },
+    ] }
+  }
 
   # Fields whose collection-group index a collection-group query needs (see firestore.tf).
   firestore_collection_group_fields = {

@@ -543,17 +543,17 @@ class _QueryWalker:
             return None
         if func.attr == "where":
             found = [
-                (_literal(c.args[0]), _literal(c.args[1]))
+                (self.name_of(c.args[0]), _literal(c.args[1]))
                 for c in ast.walk(node)
                 if isinstance(c, ast.Call)
                 and getattr(c.func, "attr", getattr(c.func, "id", "")) == "FieldFilter"
                 and len(c.args) >= 2
             ]
             if not found and len(node.args) >= 3:  # the positional where(field, op, value) form
-                found = [(_literal(node.args[0]), _literal(node.args[1]))]
+                found = [(self.name_of(node.args[0]), _literal(node.args[1]))]
             return replace(base, filters=base.filters + tuple(found or [("?", "?")]))
         if func.attr == "order_by":
-            return replace(base, orders=(*base.orders, _literal(node.args[0]) if node.args else "?"))
+            return replace(base, orders=(*base.orders, self.name_of(node.args[0]) if node.args else "?"))
         if func.attr in _PASS_THROUGH or func.attr in _TERMINAL:
             return base
         return None  # .document(...) and the like: no longer a query

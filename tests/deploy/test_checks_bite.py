@@ -100,16 +100,16 @@ def test_a_query_that_needs_a_composite_index(copy: drift.Repo) -> None:
         "def newest(status: str) -> list:\n"
         "    query = clients.firestore_client().collection(config.PRODUCTS)\n"
         '    query = query.where(filter=firestore.FieldFilter("status", "==", status))\n'
-        '    return list(query.order_by("created_at").limit(10).stream())\n'
+        '    return list(query.order_by("updated_at").limit(10).stream())\n'
     )
     assert reported(problems(copy), "listing.py:newest", "products", "needs a composite index")
     # Declaring the index fixes it: the check reads infra/main.tf, not a list of its own.
     edit(
         copy.infra / "main.tf",
-        "firestore_composite_indexes = {}",
-        'firestore_composite_indexes = {\n    "products-status-created" = { collection = "products", fields = [\n'
+        "firestore_composite_indexes = {",
+        'firestore_composite_indexes = {\n    "products-status-updated" = { collection = "products", fields = [\n'
         '      { field_path = "status", order = "ASCENDING" },\n'
-        '      { field_path = "created_at", order = "DESCENDING" } ] }\n  }',
+        '      { field_path = "updated_at", order = "DESCENDING" } ] }',
     )
     assert problems(copy) == []
 
@@ -131,11 +131,19 @@ def test_clauses_on_exclusive_branches_are_separate_queries(copy: drift.Repo) ->
 def test_an_index_no_query_uses(copy: drift.Repo) -> None:
     edit(
         copy.infra / "main.tf",
-        "firestore_composite_indexes = {}",
+        "firestore_composite_indexes = {",
         'firestore_composite_indexes = {\n    "unused" = { collection = "products", fields = [\n'
-        '      { field_path = "a", order = "ASCENDING" }, { field_path = "b", order = "ASCENDING" } ] }\n  }',
+        '      { field_path = "a", order = "ASCENDING" }, { field_path = "b", order = "ASCENDING" } ] }',
     )
     assert reported(problems(copy), "Firestore index unused serves no query")
+
+
+def test_the_review_queue_without_its_confidence_index(copy: drift.Repo) -> None:
+    text = (copy.infra / "main.tf").read_text()
+    start = text.index('    "products-status-confidence" = {')
+    end = text.index('    "products-seller-status-confidence" = {')
+    (copy.infra / "main.tf").write_text(text[:start] + text[end:])
+    assert reported(problems(copy), "review.py:queue", "['prediction.category.confidence', 'status']")
 
 
 def test_a_collection_group_query_without_its_index(copy: drift.Repo) -> None:

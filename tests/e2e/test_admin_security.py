@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 from firebase_admin import auth
+from google.cloud import firestore
 
 from fashiontag import clients, config
 from fashiontag.admin import identity, web
@@ -61,6 +62,7 @@ def world(stack: StackConfig) -> dict[str, Any]:
                 "spec": {"category": "trouser", "source": "prediction"},
                 "derived": {"thumbnail": f"derived/{pid}/thumbnail.jpg"},
                 "image": {"name": f"test-photos/{seller}/{pid}.jpg"},
+                "created_at": firestore.SERVER_TIMESTAMP,  # as on_upload writes it
             }
         )
         bucket = clients.storage_client().bucket(config.upload_bucket())

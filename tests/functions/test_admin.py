@@ -297,6 +297,29 @@ def test_the_queue_filters_and_puts_the_least_confident_first(client: FlaskClien
     assert html.index('data-product="b"') < html.index('data-product="a"')
 
 
+def test_the_queue_orders_in_firestore_so_the_least_confident_come_first_however_many_wait(
+    client: FlaskClient, people: dict[str, Person], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ids in the opposite order of confidence: reading "some" products and sorting them here
+    # would show the wrong ones once more products wait than a request reads.
+    for n, conf in enumerate((0.9, 0.8, 0.7, 0.6, 0.5, 0.4)):
+        make_product(f"p{n}", "seller-ann", conf=conf)
+    make_product("r0", "seller-ann", status=config.REJECTED, conf=0.1)
+    monkeypatch.setattr("fashiontag.admin.review.SCAN_LIMIT", 3)
+    headers = people["manager"].headers
+
+    def ids(query: str) -> list[str]:
+        response = client.get(f"/api/products{query}", headers=headers)
+        assert response.status_code == 200, response.get_json()
+        return [p["id"] for p in response.get_json()["products"]]
+
+    assert ids("") == ["p5", "p4", "p3"]
+    assert ids("?seller=seller-ann&max_confidence=0.75") == ["p5", "p4", "p3"]
+    assert ids("?min_confidence=0.55&limit=2") == ["p3", "p2"]
+    assert ids("?sort=newest&limit=2") == ["p5", "p4"]  # created last
+    assert ids("?status=rejected") == ["r0"]
+
+
 def test_the_review_page_shows_predictions_attributes_colours_and_history(
     client: FlaskClient, people: dict[str, Person]
 ) -> None:

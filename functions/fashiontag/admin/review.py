@@ -30,9 +30,10 @@ EDITABLE = (*OPEN, config.VERIFIED, config.PUBLISHED)
 STATUS_CHOICES = ("open", "all", *config.STATUSES)
 MAX_BATCH = 200
 MAX_COLOURS = 6
-# The queue filters by status and seller in Firestore (equality filters need no composite
-# index) and by category and confidence here, over at most this many products.
+# Products the queue and the catalogue read per request: the queue lets Firestore order by
+# confidence or date and filters the category while reading; the catalogue filters here.
 SCAN_LIMIT = 2000
+CONFIDENCE_FIELD = "prediction.category.confidence"
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _COLOUR = re.compile(r"^[a-z][a-z -]{0,29}$")
 _TXN_ATTEMPTS = 30
@@ -115,28 +116,46 @@ def _products() -> firestore.CollectionReference:
 
 
 def queue(flt: QueueFilter) -> list[dict[str, Any]]:
-    """Products for the review queue, lowest category confidence first unless sorted by date."""
+    """Products for the review queue, lowest category confidence first unless sorted by date.
+
+    Firestore does the ordering (and the confidence bounds) wherever every product of the
+    chosen statuses has a confidence, so the lowest come first however many products wait;
+    category is then filtered while reading, up to ``SCAN_LIMIT`` products.
+    """
     query: Any = _products()
-    if flt.status == "open":
-        query = query.where(filter=firestore.FieldFilter("status", "in", list(OPEN)))
-    elif flt.status != "all":
-        query = query.where(filter=firestore.FieldFilter("status", "==", flt.status))
     if flt.seller:
         query = query.where(filter=firestore.FieldFilter("seller_id", "==", flt.seller))
+    bounded = False  # ordered by confidence, bounds applied, in Firestore
+    if flt.status == "all":
+        if flt.sort == "newest":
+            query = query.order_by("created_at", direction=firestore.Query.DESCENDING)
+    else:
+        statuses = list(OPEN) if flt.status == "open" else [flt.status]
+        query = query.where(filter=firestore.FieldFilter("status", "in", statuses))
+        if flt.sort == "newest":
+            query = query.order_by("created_at", direction=firestore.Query.DESCENDING)
+        elif set(statuses) <= set(EDITABLE):  # all of them classified: all have a confidence
+            bounded = True
+            query = query.order_by(CONFIDENCE_FIELD)
+            if flt.min_confidence is not None:
+                query = query.where(filter=firestore.FieldFilter(CONFIDENCE_FIELD, ">=", flt.min_confidence))
+            if flt.max_confidence is not None:
+                query = query.where(filter=firestore.FieldFilter(CONFIDENCE_FIELD, "<=", flt.max_confidence))
     rows = []
     for snap in query.limit(SCAN_LIMIT).stream():
         doc = {"id": snap.id, **(snap.to_dict() or {})}
-        conf = confidence(doc)
         if flt.category and doc.get("spec", {}).get("category") != flt.category:
             continue
+        conf = confidence(doc)
         if flt.min_confidence is not None and (conf is None or conf < flt.min_confidence):
             continue
         if flt.max_confidence is not None and (conf is None or conf > flt.max_confidence):
             continue
         rows.append(doc)
-    if flt.sort == "newest":
-        rows.sort(key=lambda d: str(d.get("created_at", "")), reverse=True)
-    else:
+        if len(rows) == flt.limit and (bounded or flt.sort == "newest"):
+            break  # already in order: the rest come after
+    if flt.sort == "confidence" and not bounded:
+        # Rejected products have no confidence; they go last, oldest first.
         rows.sort(key=lambda d: (confidence(d) is None, confidence(d) or 0.0, str(d.get("created_at", ""))))
     return rows[: flt.limit]
 
