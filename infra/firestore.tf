@@ -43,7 +43,8 @@ resource "google_firebaserules_release" "firestore" {
 # builds, path by path, and fails until an index it needs is declared here (or one declared
 # here serves no query). Today:
 #   store.list_products, rescoring, retraining, training.data   products  status == / in
-#   admin catalogue                       products  status ==, spec.category ==
+#   admin catalogue                       products  status ==, spec.category ==, ordered by
+#                                         updated_at: the composite indexes below
 #   admin review queue                    products  status in, seller_id ==, ordered by
 #                                         prediction.category.confidence (with its bounds) or
 #                                         created_at: the composite indexes below

@@ -75,7 +75,8 @@ locals {
   }
 
   # Composite indexes the code's queries need (see firestore.tf): the admin review queue, which
-  # lets Firestore order products by confidence (lowest first) or by date, per status and seller.
+  # lets Firestore order products by confidence (lowest first) or by date, per status and
+  # seller, and the buyers' catalogue (newest first).
   firestore_composite_indexes = {
     "products-status-confidence" = { collection = "products", fields = [
       { field_path = "status", order = "ASCENDING" },
@@ -98,6 +99,16 @@ locals {
     "products-seller-created" = { collection = "products", fields = [
       { field_path = "seller_id", order = "ASCENDING" },
       { field_path = "created_at", order = "DESCENDING" },
+    ] }
+    # The buyers' catalogue: published products, newest first, optionally of one category.
+    "products-status-updated" = { collection = "products", fields = [
+      { field_path = "status", order = "ASCENDING" },
+      { field_path = "updated_at", order = "DESCENDING" },
+    ] }
+    "products-status-category-updated" = { collection = "products", fields = [
+      { field_path = "status", order = "ASCENDING" },
+      { field_path = "spec.category", order = "ASCENDING" },
+      { field_path = "updated_at", order = "DESCENDING" },
     ] }
   }
 

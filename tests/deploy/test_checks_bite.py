@@ -100,16 +100,16 @@ def test_a_query_that_needs_a_composite_index(copy: drift.Repo) -> None:
         "def newest(status: str) -> list:\n"
         "    query = clients.firestore_client().collection(config.PRODUCTS)\n"
         '    query = query.where(filter=firestore.FieldFilter("status", "==", status))\n'
-        '    return list(query.order_by("updated_at").limit(10).stream())\n'
+        '    return list(query.order_by("edited_at").limit(10).stream())\n'
     )
     assert reported(problems(copy), "listing.py:newest", "products", "needs a composite index")
     # Declaring the index fixes it: the check reads infra/main.tf, not a list of its own.
     edit(
         copy.infra / "main.tf",
         "firestore_composite_indexes = {",
-        'firestore_composite_indexes = {\n    "products-status-updated" = { collection = "products", fields = [\n'
+        'firestore_composite_indexes = {\n    "products-status-edited" = { collection = "products", fields = [\n'
         '      { field_path = "status", order = "ASCENDING" },\n'
-        '      { field_path = "updated_at", order = "DESCENDING" } ] }',
+        '      { field_path = "edited_at", order = "DESCENDING" } ] }',
     )
     assert problems(copy) == []
 

@@ -569,6 +569,16 @@ def test_buyers_browse_published_products_by_category_attribute_and_colour(
 # --- models, activity ------------------------------------------------------------------------
 
 
+def test_the_catalogue_shows_the_newest_published_products_however_many_there_are(
+    client: FlaskClient, people: dict[str, Person], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(4):  # published one after another: c3 is the newest
+        make_product(f"c{n}", "seller-ann", status=config.PUBLISHED, conf=0.99)
+    monkeypatch.setattr("fashiontag.admin.review.SCAN_LIMIT", 2)
+    listed = client.get("/api/catalogue", headers=people["buyer"].headers).get_json()["products"]
+    assert [p["id"] for p in listed] == ["c3", "c2"]
+
+
 def test_models_view_shows_an_empty_state_and_the_retrain_button_publishes_a_request(
     client: FlaskClient, people: dict[str, Person], stack: StackConfig
 ) -> None:

@@ -30,8 +30,8 @@ EDITABLE = (*OPEN, config.VERIFIED, config.PUBLISHED)
 STATUS_CHOICES = ("open", "all", *config.STATUSES)
 MAX_BATCH = 200
 MAX_COLOURS = 6
-# Products the queue and the catalogue read per request: the queue lets Firestore order by
-# confidence or date and filters the category while reading; the catalogue filters here.
+# Products the queue and the catalogue read per request at most. Firestore orders them (by
+# confidence or date); category, attribute and colour filters apply while reading.
 SCAN_LIMIT = 2000
 CONFIDENCE_FIELD = "prediction.category.confidence"
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -193,6 +193,8 @@ def catalogue(category: str = "", attribute: str = "", colour: str = "", limit: 
     query: Any = _products().where(filter=firestore.FieldFilter("status", "==", config.PUBLISHED))
     if category:
         query = query.where(filter=firestore.FieldFilter("spec.category", "==", category))
+    # Newest first, ordered by Firestore: the first matches read are the newest there are.
+    query = query.order_by("updated_at", direction=firestore.Query.DESCENDING)
     rows = []
     for snap in query.limit(SCAN_LIMIT).stream():
         doc = {"id": snap.id, **(snap.to_dict() or {})}
@@ -202,8 +204,9 @@ def catalogue(category: str = "", attribute: str = "", colour: str = "", limit: 
         if colour and colour not in colour_names(spec):
             continue
         rows.append(doc)
-    rows.sort(key=lambda d: str(d.get("updated_at", "")), reverse=True)
-    return rows[:limit]
+        if len(rows) == limit:
+            break
+    return rows
 
 
 # --- changing -------------------------------------------------------------------------------
