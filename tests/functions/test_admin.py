@@ -8,6 +8,7 @@ events, verify-many, the queue's filters, messages, notices, uploads and the cat
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,9 +43,12 @@ class Person:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+PASSWORD = "pass-word-1"
+
+
 def add_person(email: str, role: str, uid: str | None = None) -> Person:
-    added = identity.add_user(email, role, "pass-word-1", None, uid)
-    return Person(added.uid, email, role, sign_in(email, "pass-word-1"))
+    added = identity.add_user(email, role, PASSWORD, None, uid)
+    return Person(added.uid, email, role, sign_in(email, PASSWORD))
 
 
 @pytest.fixture
@@ -135,6 +139,23 @@ def test_the_shell_is_public_holds_no_data_and_forbids_inline_script(client: Fla
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert client.get("/assets/app.js").status_code == 200
+
+
+def test_a_role_change_ends_the_sessions_of_the_old_role(client: FlaskClient, people: dict[str, Person]) -> None:
+    ann = people["seller"]
+    assert client.get("/api/seller/products", headers=ann.headers).status_code == 200
+    # Revocation has one-second resolution: tokens minted in the second it happens stay valid.
+    time.sleep(1.1)
+    identity.add_user(ann.email, "buyer")
+    refused = client.get("/api/seller/products", headers=ann.headers)
+    assert refused.status_code == 401 and "sign in again" in refused.get_json()["error"]
+    time.sleep(1.1)
+    again = {"Authorization": f"Bearer {sign_in(ann.email, PASSWORD)}"}
+    assert client.get("/api/me", headers=again).get_json()["role"] == "buyer"
+    assert client.get("/api/seller/products", headers=again).status_code == 403
+    # The same role again is no change: other sessions stay.
+    identity.add_user(people["manager"].email, "manager")
+    assert client.get("/api/me", headers=people["manager"].headers).status_code == 200
 
 
 def test_me_and_taxonomy(client: FlaskClient, people: dict[str, Person]) -> None:

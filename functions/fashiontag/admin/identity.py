@@ -81,7 +81,24 @@ def verify(authorization: str | None) -> Principal:
         raise Forbidden("This account has no role yet; ask a manager to give it one.")
     if not UID_PATTERN.match(uid):
         raise Forbidden("This account's id cannot be used here.")
+    _check_not_revoked(uid, claims)
     return Principal(uid=uid, email=str(claims.get("email") or ""), role=str(role))
+
+
+def _check_not_revoked(uid: str, claims: dict[str, Any]) -> None:
+    """A role change revokes the account's sessions (``add_user``), so a token minted under the
+    old role stops working now rather than when it expires within the hour. The check
+    firebase-admin's ``check_revoked`` makes, done here after the expiry check so an expired
+    token is still answered as expired."""
+    try:
+        user = auth.get_user(uid, app=firebase_app())
+    except auth.UserNotFoundError:
+        raise Unauthenticated("This account no longer exists.") from None
+    if user.disabled:
+        raise Forbidden("This account is disabled.")
+    valid_after_ms = user.tokens_valid_after_timestamp or 0
+    if float(claims.get("auth_time", 0)) * 1000 < valid_after_ms:
+        raise Unauthenticated("Your account changed (its role or access); sign in again.")
 
 
 def require(principal: Principal, *roles: str) -> Principal:
@@ -117,8 +134,10 @@ def add_user(
     app = firebase_app()
     name = display_name or email.split("@", 1)[0]
     generated = None
+    previous_role = None
     try:
         user = auth.get_user_by_email(email, app=app)
+        previous_role = (user.custom_claims or {}).get("role")
         changes: dict[str, Any] = {"display_name": name}
         if password:
             changes["password"] = password
@@ -130,6 +149,9 @@ def add_user(
         user = auth.create_user(uid=uid, email=email, password=password, display_name=name, app=app)
         created = True
     auth.set_custom_user_claims(user.uid, {"role": role}, app=app)
+    if not created and previous_role != role:
+        # Tokens carry the role they were minted with: end the sessions of the old one.
+        auth.revoke_refresh_tokens(user.uid, app=app)
     _write_user_doc(user.uid, {"email": email, "role": role, "display_name": name})
     return AddedUser(uid=user.uid, email=email, role=role, created=created, password=generated)
 
