@@ -211,7 +211,8 @@ resource "google_cloud_run_v2_job_iam_member" "retrain_runs_training" {
 #     (Firestore); publishes product-events (reviews), message-events (messages) and
 #     retrain-requests (the retrain button); opens sellers' resumable upload sessions under
 #     uploads/ and streams stored photos (upload bucket); serves model reports (model bucket).
-#     Verifying Firebase ID tokens needs no role (Google's public keys).
+#     Verifying an ID token's signature needs no role (Google's public keys); checking that
+#     its sessions were not revoked (a role change) reads the account: firebaseauth.viewer.
 
 resource "google_service_account" "admin" {
   account_id   = "fashiontag-admin"
@@ -221,6 +222,12 @@ resource "google_service_account" "admin" {
 resource "google_project_iam_member" "admin_firestore" {
   project = var.project
   role    = "roles/datastore.user"
+  member  = "serviceAccount:${google_service_account.admin.email}"
+}
+
+resource "google_project_iam_member" "admin_read_accounts" {
+  project = var.project
+  role    = "roles/firebaseauth.viewer"
   member  = "serviceAccount:${google_service_account.admin.email}"
 }
 
