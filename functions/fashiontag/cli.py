@@ -244,7 +244,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         if "verified" in args.data:
             _use_stack_env(args)
-        category = args.model.removeprefix("attributes-")
+        category = config.attribute_model_category(args.model)
         cfg = attributes.AttributeTrainConfig(
             epochs=args.epochs or attributes.AttributeTrainConfig.epochs,
             seed=args.seed,

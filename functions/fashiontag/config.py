@@ -44,9 +44,17 @@ DERIVED_PREFIX = "derived/"
 CATEGORY_MODEL_NAME = "category"
 
 
+_ATTRIBUTE_MODEL_PREFIX = "attributes-"
+
+
 def attribute_model_name(category: str) -> str:
     """The registry name of a category's attribute model: ``attributes-trouser``."""
-    return f"attributes-{category}"
+    return f"{_ATTRIBUTE_MODEL_PREFIX}{category}"
+
+
+def attribute_model_category(name: str) -> str:
+    """The category of an attribute model's registry name: ``trouser``."""
+    return name.removeprefix(_ATTRIBUTE_MODEL_PREFIX)
 
 
 def _env(name: str, default: str) -> str:

@@ -127,7 +127,7 @@ def labels_since_active(model: str) -> int:
         .where(filter=firestore.FieldFilter("status", "in", [config.VERIFIED, config.PUBLISHED]))
     )
     if model != config.CATEGORY_MODEL_NAME:
-        category = model.removeprefix(config.attribute_model_name(""))
+        category = config.attribute_model_category(model)
         query = query.where(filter=firestore.FieldFilter("spec.category", "==", category))
     counted: Any = query.count()  # the client's stubs miss the nested result type
     total = counted.get()[0][0].value

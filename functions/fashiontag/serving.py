@@ -82,7 +82,7 @@ def attribute_model(category: str) -> AttributeModel | None:
     with _models.lock:
         if category not in _models.attributes:
             _models.attributes[category] = ActiveModel(
-                f"attributes-{category}", AttributeModel, lambda: shipped_attribute_model(category)
+                config.attribute_model_name(category), AttributeModel, lambda: shipped_attribute_model(category)
             )
         active = _models.attributes[category]
     return active.get()

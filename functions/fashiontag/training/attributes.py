@@ -175,7 +175,7 @@ def train(category: str, cfg: AttributeTrainConfig, out: Path, command: str | No
             "confusion_matrix": _confusion(truth, probs.argmax(axis=1), len(declared[f])).tolist(),
         }
     meta = {
-        "name": f"attributes-{category}",
+        "name": config.attribute_model_name(category),
         "version": out.name,
         "category": category,
         "input": {"size": INPUT_SIZE, "colour": True, "dtype": "float32", "range": [0, 255]},

@@ -143,7 +143,7 @@ def _attribute_candidate(request_id: str, params: retraining.RetrainParams, out:
     from fashiontag.training import attributes  # TensorFlow: only inside the job
 
     name = params.model
-    category = name.removeprefix(config.attribute_model_name(""))
+    category = config.attribute_model_category(name)
     x_eval, y_eval, eval_counts = attributes.evaluation_set(category, params.eval_renders)
     retraining.update_run(request_id, stage="training")
     cfg = attributes.AttributeTrainConfig(
