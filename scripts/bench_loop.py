@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "functions"))
 import numpy as np  # noqa: E402
 from google.cloud import firestore  # noqa: E402
 
-from fashiontag import clients, config, datasets, registry, retraining, samples, store, taxonomy, uploads  # noqa: E402
+from fashiontag import clients, config, contract, datasets, registry, retraining, samples, store, taxonomy, uploads  # noqa: E402
 from fashiontag.local import stack  # noqa: E402
 from fashiontag.training import data  # noqa: E402
 
@@ -81,7 +81,7 @@ def simulate_manager(products: dict[str, dict[str, Any]], truth: dict[str, int])
     batch = clients.firestore_client().batch()
     pending = 0
     for pid, doc in products.items():
-        if doc["status"] == config.REJECTED:
+        if doc["status"] == contract.REJECTED:
             counts["rejected_uploads"] += 1
             continue
         true_label = labels[truth[pid]]
@@ -90,7 +90,7 @@ def simulate_manager(products: dict[str, dict[str, Any]], truth: dict[str, int])
         batch.update(
             store.product_ref(pid),
             {
-                "status": config.VERIFIED,
+                "status": contract.VERIFIED,
                 "spec.category": true_label,
                 "spec.source": "manager",
                 "review": {"by": MANAGER, "at": firestore.SERVER_TIMESTAMP},

@@ -11,8 +11,7 @@ from typing import Any
 
 import requests
 
-from fashiontag import clients, config, store
-from fashiontag.ingest import product_id_for
+from fashiontag import clients, config, contract, store
 
 
 def upload(name: str, data: bytes, content_type: str = "image/jpeg") -> tuple[str, str]:
@@ -20,7 +19,7 @@ def upload(name: str, data: bytes, content_type: str = "image/jpeg") -> tuple[st
     blob = clients.storage_client().bucket(config.upload_bucket()).blob(name)
     blob.upload_from_string(data, content_type=content_type)
     generation = str(blob.generation)
-    return generation, product_id_for(config.upload_bucket(), name, generation)
+    return generation, contract.product_id(config.upload_bucket(), name, generation)
 
 
 def wait_finished(product_id: str, timeout_s: float = 15.0) -> dict[str, Any]:
@@ -48,7 +47,7 @@ def sign_in(email: str, password: str) -> str:
 
 
 def product_count() -> int:
-    return sum(1 for _ in clients.firestore_client().collection(config.PRODUCTS).stream())
+    return sum(1 for _ in clients.firestore_client().collection(contract.PRODUCTS).stream())
 
 
 class EventTap:

@@ -19,7 +19,7 @@ from typing import Any
 import flask
 from google.api_core import exceptions as gexc
 
-from fashiontag import clients, config, images, registry, rescoring, serving
+from fashiontag import clients, config, contract, images, registry, rescoring, serving
 from fashiontag.classification import record, rejected
 from fashiontag.errors import Rejection
 from fashiontag.inference import CategoryModel
@@ -83,7 +83,7 @@ def handle_model_event(message: dict[str, Any]) -> tuple[dict[str, Any], int]:
     except (ValueError, TypeError):
         log.error("dropping a model event that is not JSON")
         return {"ignored": "not JSON"}, 200
-    if event.get("type") != "model.promoted" or event.get("model") != config.CATEGORY_MODEL_NAME:
+    if event.get("type") != contract.MODEL_PROMOTED or event.get("model") != config.CATEGORY_MODEL_NAME:
         return {"ignored": event.get("type")}, 200
     model = serving.category_version(str(event["version"]))
     return rescoring.rescore_needs_review(model), 200

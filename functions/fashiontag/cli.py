@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from fashiontag import config
+from fashiontag import config, contract
 
 
 def _stack_config(args: argparse.Namespace) -> Any:
@@ -288,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_upload)
 
     p = sub.add_parser("products", parents=[stack_opts], help="list products")
-    p.add_argument("--status", choices=config.STATUSES)
+    p.add_argument("--status", choices=contract.STATUSES)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_products)
 

@@ -12,34 +12,7 @@ from pathlib import Path
 
 PROJECT_DEFAULT = "demo-fashiontag"
 
-# Pub/Sub topics of the data contract (DESIGN.md section 3).
-TOPIC_PRODUCT_EVENTS = "product-events"
-TOPIC_MODEL_EVENTS = "model-events"
-TOPIC_MESSAGE_EVENTS = "message-events"
-TOPIC_RETRAIN_REQUESTS = "retrain-requests"
-CONTRACT_TOPICS = (
-    TOPIC_PRODUCT_EVENTS,
-    TOPIC_MODEL_EVENTS,
-    TOPIC_MESSAGE_EVENTS,
-    TOPIC_RETRAIN_REQUESTS,
-)
-
-# Firestore collections.
-PRODUCTS = "products"
-MODELS = "models"
-RETRAIN_RUNS = "retrain_runs"
-
-# Product statuses. Every upload ends in one of the last five; nothing stays "received".
-RECEIVED = "received"
-NEEDS_REVIEW = "needs_review"
-AUTO_ACCEPTED = "auto_accepted"
-VERIFIED = "verified"
-PUBLISHED = "published"
-REJECTED = "rejected"
-STATUSES = (RECEIVED, NEEDS_REVIEW, AUTO_ACCEPTED, VERIFIED, PUBLISHED, REJECTED)
-
-UPLOAD_PREFIX = "uploads/"
-DERIVED_PREFIX = "derived/"
+# The names of the data contract (collections, statuses, topics, paths) are in ``contract``.
 
 CATEGORY_MODEL_NAME = "category"
 
@@ -141,8 +114,9 @@ def fashion_mnist_dir() -> Path:
     return Path(_env("FASHIONTAG_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
 
 
-PUSH_FCM = "fcm"
-PUSH_OUTBOX = "outbox"
+# How notify delivers a push (the push record itself is ``contract.PUSH_OUTBOX``).
+PUSH_MODE_FCM = "fcm"
+PUSH_MODE_OUTBOX = "outbox"
 
 
 def push_mode() -> str:
@@ -151,10 +125,10 @@ def push_mode() -> str:
     Cloud Messaging has no emulator, so wherever Firestore is the emulator the default is
     ``outbox``: the push is written to ``push_outbox/{notification_id}`` instead of sent.
     """
-    default = PUSH_OUTBOX if os.environ.get("FIRESTORE_EMULATOR_HOST") else PUSH_FCM
+    default = PUSH_MODE_OUTBOX if os.environ.get("FIRESTORE_EMULATOR_HOST") else PUSH_MODE_FCM
     mode = _env("FASHIONTAG_PUSH_MODE", default)
-    if mode not in (PUSH_FCM, PUSH_OUTBOX):
-        raise ValueError(f"FASHIONTAG_PUSH_MODE must be {PUSH_FCM} or {PUSH_OUTBOX}, not {mode!r}")
+    if mode not in (PUSH_MODE_FCM, PUSH_MODE_OUTBOX):
+        raise ValueError(f"FASHIONTAG_PUSH_MODE must be {PUSH_MODE_FCM} or {PUSH_MODE_OUTBOX}, not {mode!r}")
     return mode
 
 

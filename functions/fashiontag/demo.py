@@ -13,7 +13,7 @@ import signal
 import time
 from typing import Any
 
-from fashiontag import config, datasets, samples, store, synthetic, taxonomy, uploads
+from fashiontag import config, contract, datasets, samples, store, synthetic, taxonomy, uploads
 from fashiontag.admin import demo_users
 from fashiontag.local import stack
 
@@ -88,7 +88,7 @@ def _run(cfg: stack.StackConfig, once: bool, count: int) -> int:
     files = sorted(folder / name for name in truth)
 
     accounts = demo_users.ensure(seller_uid=DEMO_SELLER)
-    print(f"uploading {len(files)} photos to gs://{config.upload_bucket()}/uploads/{DEMO_SELLER}/ ...")
+    print(f"uploading {len(files)} photos to gs://{config.upload_bucket()}/{contract.upload_folder(DEMO_SELLER)} ...")
     uploaded_at: dict[str, float] = {}
     done = []
     for path in files:

@@ -21,7 +21,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from PIL import Image
 
-from fashiontag import clients, config, events, images, serving, store
+from fashiontag import clients, config, contract, events, images, serving, store
 from fashiontag.classification import Classified, classify_bytes
 from fashiontag.errors import Rejection, RetryLater
 from fashiontag.inference import CategoryModel
@@ -54,27 +54,13 @@ class StorageObject:
         )
 
 
-def seller_of(name: str) -> str | None:
-    """The seller id of ``uploads/{seller_id}/{file}``; None for anything else (loop guard)."""
-    if not name.startswith(config.UPLOAD_PREFIX):
-        return None
-    parts = name[len(config.UPLOAD_PREFIX) :].split("/", 1)
-    if len(parts) != 2 or not parts[0] or not parts[1] or parts[1].endswith("/"):
-        return None
-    return parts[0]
-
-
-def product_id_for(bucket: str, name: str, generation: str) -> str:
-    return hashlib.sha256(f"{bucket}\n{name}\n{generation}".encode()).hexdigest()[:32]
-
-
 def handle_finalized(obj: StorageObject) -> str:
     """Process one finalized object; returns what happened (for logs and tests)."""
-    seller_id = seller_of(obj.name)
+    seller_id = contract.seller_of(obj.name)
     if seller_id is None:
-        log.info("ignored %s: not under %s", obj.name, config.UPLOAD_PREFIX)
+        log.info("ignored %s: not under %s", obj.name, contract.UPLOAD_PREFIX)
         return "ignored"
-    product_id = product_id_for(obj.bucket, obj.name, obj.generation)
+    product_id = contract.product_id(obj.bucket, obj.name, obj.generation)
     owner = uuid.uuid4().hex
     initial = {
         "seller_id": seller_id,
@@ -99,7 +85,7 @@ def handle_finalized(obj: StorageObject) -> str:
 
     try:
         doc, fields = claim.doc, {}
-        if doc.get("status", config.RECEIVED) == config.RECEIVED:
+        if doc.get("status", contract.RECEIVED) == contract.RECEIVED:
             fields = _outcome(product_id, obj, doc)
             doc = {**doc, **fields}
         # Publish first, then write the outcome and the event record in one transaction: a crash
@@ -124,7 +110,7 @@ def _outcome(product_id: str, obj: StorageObject, doc: dict[str, Any]) -> dict[s
         log.info("rejected %s: %s", obj.name, rejection)
         _start_retention(obj)
         fields: dict[str, Any] = {
-            "status": config.REJECTED,
+            "status": contract.REJECTED,
             "rejection": rejection.as_dict(),
         }
     else:
@@ -179,7 +165,7 @@ def _download(obj: StorageObject) -> bytes:
 
 def _write_derived(product_id: str, result: Classified) -> dict[str, str]:
     bucket = clients.storage_client().bucket(config.upload_bucket())
-    prefix = f"{config.DERIVED_PREFIX}{product_id}/"
+    prefix = contract.derived_folder(product_id)
     outputs = {
         "input": (f"{prefix}input.png", _png(Image.fromarray(result.model_input, "L")), "image/png"),
         "thumbnail": (f"{prefix}thumbnail.jpg", _thumbnail(result), "image/jpeg"),
@@ -205,9 +191,8 @@ def _thumbnail(result: Classified) -> bytes:
 
 def _classified_fields(result: Classified, derived: dict[str, str], data: bytes, latency_ms: float) -> dict[str, Any]:
     category = result.category
-    status = config.AUTO_ACCEPTED if category.confidence >= config.auto_accept_threshold() else config.NEEDS_REVIEW
     return {
-        "status": status,
+        "status": contract.status_for(category.confidence, config.auto_accept_threshold()),
         "image.width": result.photo.width,
         "image.height": result.photo.height,
         "image.format": result.photo.format,
@@ -233,7 +218,7 @@ def _classified_fields(result: Classified, derived: dict[str, str], data: bytes,
 
 def _publish(seller_id: str, product_id: str, obj: StorageObject, doc: dict[str, Any]) -> dict[str, Any]:
     status = doc["status"]
-    event_type = "product.rejected" if status == config.REJECTED else "product.classified"
+    event_type = contract.PRODUCT_REJECTED if status == contract.REJECTED else contract.PRODUCT_CLASSIFIED
     event_id = f"{event_type}:{product_id}"
     payload: dict[str, Any] = {
         "product_id": product_id,
@@ -241,12 +226,12 @@ def _publish(seller_id: str, product_id: str, obj: StorageObject, doc: dict[str,
         "status": status,
         "image": {"bucket": obj.bucket, "name": obj.name},
     }
-    if status == config.REJECTED:
+    if status == contract.REJECTED:
         payload["rejection"] = doc.get("rejection")
     else:
         category = doc["prediction"]["category"]
         payload["category"] = {"label": category["label"], "confidence": category["confidence"]}
-    message_id = events.publish(config.TOPIC_PRODUCT_EVENTS, event_type, event_id, payload)
+    message_id = events.publish(contract.TOPIC_PRODUCT_EVENTS, event_type, event_id, payload)
     return {"type": event_type, "id": event_id, "message_id": message_id}
 
 

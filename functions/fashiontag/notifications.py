@@ -29,7 +29,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
-import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -39,16 +38,11 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from fashiontag import clients, config
+from fashiontag import clients, config, contract
+from fashiontag.contract import MANAGERS, NOTIFICATIONS, PUSH_OUTBOX, ROLE_PREFIX, USERS
 
 log = logging.getLogger(__name__)
 
-NOTIFICATIONS = "notifications"
-PUSH_OUTBOX = "push_outbox"
-USERS = "users"
-MANAGER = "manager"
-MANAGERS = f"role:{MANAGER}"
-ROLE_PREFIX = "role:"
 # Cloud Messaging takes at most 500 tokens per multicast.
 _MAX_TOKENS = 500
 _MAX_BODY_CHARS = 300
@@ -180,7 +174,7 @@ def _product_classified(event: Event, product: dict[str, Any] | None) -> list[No
     photo = _file_name(event, product) or "photo"
     label, confidence = _category(event.payload.get("category"))
     described = _described(label, confidence)
-    needs_review = event.payload.get("status") == config.NEEDS_REVIEW
+    needs_review = event.payload.get("status") == contract.NEEDS_REVIEW
     next_step = "A manager will check it." if needs_review else "It was accepted automatically."
     notices = [
         Notice(
@@ -239,10 +233,10 @@ def _product_label(event: Event, product: dict[str, Any] | None) -> str:
 # The admin app's review actions (fashiontag.admin.review) and the status they leave.
 _ACTION_VERBS = {"edit": "corrected", "verify": "verified"}
 _STATUS_SENTENCES = {
-    config.NEEDS_REVIEW: " It still awaits a final check.",
-    config.AUTO_ACCEPTED: " It is accepted.",
-    config.VERIFIED: " It is now verified.",
-    config.PUBLISHED: " It is published.",
+    contract.NEEDS_REVIEW: " It still awaits a final check.",
+    contract.AUTO_ACCEPTED: " It is accepted.",
+    contract.VERIFIED: " It is now verified.",
+    contract.PUBLISHED: " It is published.",
 }
 
 
@@ -323,7 +317,7 @@ def _model_rejected(event: Event, product: dict[str, Any] | None) -> list[Notice
     return [Notice(MANAGERS, event.type, "Model not promoted", body)]
 
 
-_ROLE_NAMES = {"seller": "a seller", "manager": "a manager", "buyer": "a buyer"}
+_ROLE_NAMES = {contract.SELLER: "a seller", contract.MANAGER: "a manager", contract.BUYER: "a buyer"}
 
 
 def _message_sent(event: Event, product: dict[str, Any] | None) -> list[Notice]:
@@ -344,27 +338,23 @@ def _message_sent(event: Event, product: dict[str, Any] | None) -> list[Notice]:
 Router = Callable[[Event, dict[str, Any] | None], list[Notice]]
 
 ROUTES: dict[str, Router] = {
-    "product.classified": _product_classified,
-    "product.rejected": _product_rejected,
-    "product.reviewed": _product_reviewed,
-    "product.published": _product_published,
-    "model.trained": _model_trained,
-    "model.promoted": _model_promoted,
-    "model.rejected": _model_rejected,
-    "message.sent": _message_sent,
+    contract.PRODUCT_CLASSIFIED: _product_classified,
+    contract.PRODUCT_REJECTED: _product_rejected,
+    contract.PRODUCT_REVIEWED: _product_reviewed,
+    contract.PRODUCT_PUBLISHED: _product_published,
+    contract.MODEL_TRAINED: _model_trained,
+    contract.MODEL_PROMOTED: _model_promoted,
+    contract.MODEL_REJECTED: _model_rejected,
+    contract.MESSAGE_SENT: _message_sent,
 }
 # The admin app's events carry no file name: the product document has it.
-_NEEDS_PRODUCT = {"product.reviewed", "product.published"}
+_NEEDS_PRODUCT = {contract.PRODUCT_REVIEWED, contract.PRODUCT_PUBLISHED}
 
 
 def notices_for(event: Event, product: dict[str, Any] | None = None) -> list[Notice]:
     """Who hears of ``event`` and what they read; [] for a type notify does not handle."""
     route = ROUTES.get(event.type)
     return route(event, product) if route else []
-
-
-def notification_id(event_id: str, recipient: str) -> str:
-    return hashlib.sha256(f"{event_id}\n{recipient}".encode()).hexdigest()[:32]
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -386,7 +376,7 @@ def handle_message(data: Any) -> Outcome:
     existing: list[str] = []
     pushes = 0
     for notice in notices:
-        nid = notification_id(event.event_id, notice.to)
+        nid = contract.notification_id(event.event_id, notice.to)
         (created if _create_notification(nid, event, notice) else existing).append(nid)
         # Also after AlreadyExists: the delivery that created it may have died before pushing.
         pushes += _push(nid, notice)
@@ -405,7 +395,7 @@ def _product(event: Event) -> dict[str, Any] | None:
     product_id = event.payload.get("product_id")
     if not isinstance(product_id, str) or not product_id or "/" in product_id:
         return None  # the wording does without it; the recipient check happens later
-    snap = clients.firestore_client().collection(config.PRODUCTS).document(product_id).get()
+    snap = clients.firestore_client().collection(contract.PRODUCTS).document(product_id).get()
     return snap.to_dict() if snap.exists else None
 
 
@@ -466,7 +456,7 @@ def _push(nid: str, notice: Notice) -> int:
         "body": notice.body,
         "data": push_data(nid, notice),
         "mode": mode,
-        "state": "outbox" if mode == config.PUSH_OUTBOX else "sending",
+        "state": "outbox" if mode == config.PUSH_MODE_OUTBOX else "sending",
         "created_at": firestore.SERVER_TIMESTAMP,
     }
     ref = clients.firestore_client().collection(PUSH_OUTBOX).document(nid)
@@ -476,7 +466,7 @@ def _push(nid: str, notice: Notice) -> int:
         ref.create(record)
     except gexc.AlreadyExists:
         return 0
-    if mode == config.PUSH_FCM:
+    if mode == config.PUSH_MODE_FCM:
         try:
             result = _send_fcm(record)
         except BaseException:

@@ -23,7 +23,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from fashiontag import clients, config, events
+from fashiontag import clients, config, contract, events
 
 CANDIDATE, ACTIVE, RETIRED, REJECTED = "candidate", "active", "retired", "rejected"
 _TXN_ATTEMPTS = 20
@@ -34,7 +34,7 @@ class RegistryError(RuntimeError):
 
 
 def _model_ref(name: str) -> firestore.DocumentReference:
-    return clients.firestore_client().collection(config.MODELS).document(name)
+    return clients.firestore_client().collection(contract.MODELS).document(name)
 
 
 def _version_ref(name: str, version: str) -> firestore.DocumentReference:
@@ -126,7 +126,7 @@ def promote(name: str, version: str, by: str, reason: str = "") -> dict[str, Any
     previous, activation = run(client.transaction(max_attempts=_TXN_ATTEMPTS))
     if previous != version:
         events.publish(
-            config.TOPIC_MODEL_EVENTS,
+            contract.TOPIC_MODEL_EVENTS,
             "model.promoted",
             f"model.promoted:{name}:{version}:{activation}",
             {"model": name, "version": version, "previous_version": previous, "by": by, "reason": reason},

@@ -15,7 +15,7 @@ import numpy as np
 from google.cloud import firestore
 from PIL import Image
 
-from fashiontag import clients, config, store
+from fashiontag import clients, config, contract, store
 from fashiontag.inference import CategoryModel
 
 log = logging.getLogger(__name__)
@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 
 def rescore_needs_review(model: CategoryModel) -> dict[str, int]:
     """Re-score every ``needs_review`` product with ``model``; returns counts of what happened."""
-    products = clients.firestore_client().collection(config.PRODUCTS)
-    query = products.where(filter=firestore.FieldFilter("status", "==", config.NEEDS_REVIEW))
+    products = clients.firestore_client().collection(contract.PRODUCTS)
+    query = products.where(filter=firestore.FieldFilter("status", "==", contract.NEEDS_REVIEW))
     counts = {"rescored": 0, "auto_accepted": 0, "skipped": 0}
     bucket = clients.storage_client().bucket(config.upload_bucket())
     for snap in query.stream():
@@ -37,7 +37,8 @@ def rescore_needs_review(model: CategoryModel) -> dict[str, int]:
         prediction = model.predict(image)
         outcome = _apply(snap.id, model.version, prediction.category_dict(), prediction.model_dict())
         counts[outcome] += 1
-        if outcome == "rescored" and prediction.confidence >= config.auto_accept_threshold():
+        threshold = config.auto_accept_threshold()
+        if outcome == "rescored" and contract.status_for(prediction.confidence, threshold) == contract.AUTO_ACCEPTED:
             counts["auto_accepted"] += 1
     log.info("re-scored with %s %s: %s", model.name, model.version, counts)
     return counts
@@ -50,11 +51,9 @@ def _apply(product_id: str, version: str, category: dict[str, Any], model: dict[
     def run(txn: firestore.Transaction) -> str:
         doc = ref.get(transaction=txn).to_dict() or {}
         prediction = doc.get("prediction") or {}
-        if doc.get("status") != config.NEEDS_REVIEW or prediction.get("model", {}).get("version") == version:
+        if doc.get("status") != contract.NEEDS_REVIEW or prediction.get("model", {}).get("version") == version:
             return "skipped"  # reviewed meanwhile, or already re-scored by an earlier delivery
-        status = (
-            config.AUTO_ACCEPTED if category["confidence"] >= config.auto_accept_threshold() else config.NEEDS_REVIEW
-        )
+        status = contract.status_for(category["confidence"], config.auto_accept_threshold())
         fields: dict[str, Any] = {
             "prediction.category": category,
             "prediction.model": model,

@@ -25,7 +25,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from fashiontag import clients, config, events
+from fashiontag import clients, config, contract, events
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class RetrainParams:
 
 
 def run_ref(request_id: str) -> firestore.DocumentReference:
-    return clients.firestore_client().collection(config.RETRAIN_RUNS).document(request_id)
+    return clients.firestore_client().collection(contract.RETRAIN_RUNS).document(request_id)
 
 
 def get_run(request_id: str) -> dict[str, Any] | None:
@@ -123,8 +123,8 @@ def labels_since_active(model: str) -> int:
         used = int(((registry.get_version(model, active) or {}).get("dataset") or {}).get("verified_products", 0))
     query = (
         clients.firestore_client()
-        .collection(config.PRODUCTS)
-        .where(filter=firestore.FieldFilter("status", "in", [config.VERIFIED, config.PUBLISHED]))
+        .collection(contract.PRODUCTS)
+        .where(filter=firestore.FieldFilter("status", "in", [contract.VERIFIED, contract.PUBLISHED]))
     )
     if model != config.CATEGORY_MODEL_NAME:
         category = config.attribute_model_category(model)
@@ -145,10 +145,10 @@ def handle_push(data: dict[str, Any], fallback_id: str) -> str:
     if not isinstance(body, dict):
         log.warning("ignoring %r", body)
         return "ignored"
-    kind = str(body.get("type", "retrain.requested"))
+    kind = str(body.get("type", contract.RETRAIN_REQUESTED))
     if kind.startswith("product."):
         return ", ".join(on_product_event(body, model) for model in TRAINABLE_MODELS)
-    if kind == "retrain.requested":
+    if kind == contract.RETRAIN_REQUESTED:
         return handle_request(body, str(message.get("messageId") or message.get("message_id") or fallback_id))
     log.warning("ignoring %s", kind)
     return "ignored"
@@ -226,7 +226,7 @@ def _launch_cloud_run(request_id: str) -> dict[str, Any]:
     return {"backend": "cloud_run", "job": name, "operation": operation.operation.name}
 
 
-LABEL_EVENTS = ("product.reviewed", "product.published")
+LABEL_EVENTS = (contract.PRODUCT_REVIEWED, contract.PRODUCT_PUBLISHED)
 
 
 def on_product_event(event: dict[str, Any], model: str) -> str:
@@ -259,8 +259,8 @@ def request(model: str, requested_by: str, reason: str, **params: Any) -> str:
 
 def publish_request(request_id: str, model: str, requested_by: str, reason: str, **params: Any) -> str:
     events.publish(
-        config.TOPIC_RETRAIN_REQUESTS,
-        "retrain.requested",
+        contract.TOPIC_RETRAIN_REQUESTS,
+        contract.RETRAIN_REQUESTED,
         request_id,
         {"request_id": request_id, "model": model, "requested_by": requested_by, "reason": reason, **params},
     )

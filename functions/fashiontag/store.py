@@ -16,8 +16,8 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from fashiontag import clients, config
-from fashiontag.config import RECEIVED
+from fashiontag import clients, config, contract
+from fashiontag.contract import RECEIVED
 from fashiontag.errors import RetryLater
 
 # Compare-and-set rounds before a contended write gives up and asks Pub/Sub for a retry.
@@ -41,7 +41,7 @@ def _now() -> dt.datetime:
 
 
 def product_ref(product_id: str) -> firestore.DocumentReference:
-    return clients.firestore_client().collection(config.PRODUCTS).document(product_id)
+    return clients.firestore_client().collection(contract.PRODUCTS).document(product_id)
 
 
 def is_finished(doc: dict[str, Any]) -> bool:
@@ -131,7 +131,7 @@ def get(product_id: str) -> dict[str, Any] | None:
 
 
 def list_products(status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
-    query: Any = clients.firestore_client().collection(config.PRODUCTS)
+    query: Any = clients.firestore_client().collection(contract.PRODUCTS)
     if status:
         query = query.where(filter=firestore.FieldFilter("status", "==", status))
     return [{"id": snap.id, **(snap.to_dict() or {})} for snap in query.limit(limit).stream()]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fashiontag import config
+from fashiontag import contract
 
 # Local only: fake-gcs-server publishes bucket notifications here; in the cloud Eventarc
 # delivers the same objects to on_upload directly.
@@ -39,7 +39,7 @@ def dead_letter(topic: str) -> str:
     return f"{topic}-dead-letter"
 
 
-TOPICS: tuple[str, ...] = config.CONTRACT_TOPICS
+TOPICS: tuple[str, ...] = contract.TOPICS
 
 # Push subscriptions to the functions that exist. Later functions add theirs here.
 LOCAL_SUBSCRIPTIONS: tuple[PushSubscription, ...] = (
@@ -52,17 +52,17 @@ LOCAL_SUBSCRIPTIONS: tuple[PushSubscription, ...] = (
     # notify: one entry point, one subscription per topic it consumes.
     *(
         PushSubscription(name=f"{topic}-notify", topic=topic, target="notify")
-        for topic in (config.TOPIC_PRODUCT_EVENTS, config.TOPIC_MODEL_EVENTS, config.TOPIC_MESSAGE_EVENTS)
+        for topic in (contract.TOPIC_PRODUCT_EVENTS, contract.TOPIC_MODEL_EVENTS, contract.TOPIC_MESSAGE_EVENTS)
     ),
     # classify re-scores the products awaiting review when a category version is promoted.
-    PushSubscription(name="model-events-classify", topic=config.TOPIC_MODEL_EVENTS, target="classify"),
+    PushSubscription(name="model-events-classify", topic=contract.TOPIC_MODEL_EVENTS, target="classify"),
     # retrain records the request and starts a job, so it answers within the ack deadline;
     # a request that keeps failing goes to the dead-letter topic after five attempts.
     # retrain counts new verified labels on product-events and requests a run past a threshold.
-    PushSubscription(name="product-events-retrain", topic=config.TOPIC_PRODUCT_EVENTS, target="retrain"),
+    PushSubscription(name="product-events-retrain", topic=contract.TOPIC_PRODUCT_EVENTS, target="retrain"),
     PushSubscription(
         name="retrain-requests-retrain",
-        topic=config.TOPIC_RETRAIN_REQUESTS,
+        topic=contract.TOPIC_RETRAIN_REQUESTS,
         target="retrain",
         max_delivery_attempts=5,
         retry=RetryPolicy(minimum_backoff_s=10, maximum_backoff_s=300),

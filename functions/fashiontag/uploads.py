@@ -9,8 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from fashiontag import clients, config
-from fashiontag.ingest import product_id_for
+from fashiontag import clients, config, contract
 
 
 @dataclass(frozen=True)
@@ -22,12 +21,6 @@ class Uploaded:
     product_id: str
 
 
-def object_name(seller_id: str, path: Path) -> str:
-    if not seller_id or "/" in seller_id:
-        raise ValueError(f"invalid seller id {seller_id!r}")
-    return f"{config.UPLOAD_PREFIX}{seller_id}/{path.name}"
-
-
 def upload_files(paths: Sequence[Path], seller_id: str, progress: bool = True) -> list[Uploaded]:
     """Upload each file (its name kept, its content untouched) and return where it went."""
     bucket = clients.storage_client().bucket(config.upload_bucket())
@@ -35,12 +28,14 @@ def upload_files(paths: Sequence[Path], seller_id: str, progress: bool = True) -
     done: list[Uploaded] = []
     with tqdm(total=total, unit="B", unit_scale=True, disable=not progress, desc="uploading") as bar:
         for path in paths:
-            name = object_name(seller_id, path)
+            name = contract.upload_object_name(seller_id, path.name)
             blob = bucket.blob(name)
             content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             blob.upload_from_filename(str(path), content_type=content_type)
             generation = str(blob.generation)
-            done.append(Uploaded(path, bucket.name, name, generation, product_id_for(bucket.name, name, generation)))
+            done.append(
+                Uploaded(path, bucket.name, name, generation, contract.product_id(bucket.name, name, generation))
+            )
             bar.update(path.stat().st_size)
             bar.set_postfix_str(path.name[-30:])
     return done

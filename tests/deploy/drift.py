@@ -508,9 +508,9 @@ class _QueryWalker:
     recorded where it runs (``stream()``, ``get()``, ``count()``...).
     """
 
-    def __init__(self, module: ast.Module, config_constants: dict[str, str], where: str) -> None:
+    def __init__(self, module: ast.Module, shared_constants: dict[str, str], where: str) -> None:
         self.constants = _constants(module)
-        self.config_constants = config_constants
+        self.shared_constants = shared_constants
         self.helpers = {f.name: f for f in module.body if isinstance(f, ast.FunctionDef)}
         self.where = where
         self.found: dict[Query, None] = {}
@@ -518,10 +518,10 @@ class _QueryWalker:
     def name_of(self, node: ast.expr) -> str:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             return node.value
-        if isinstance(node, ast.Name):
-            return self.constants.get(node.id, "?")
-        if isinstance(node, ast.Attribute) and getattr(node.value, "id", "") == "config":
-            return self.config_constants.get(node.attr, "?")
+        if isinstance(node, ast.Name):  # the module's own, or imported from contract / config
+            return self.constants.get(node.id) or self.shared_constants.get(node.id, "?")
+        if isinstance(node, ast.Attribute) and getattr(node.value, "id", "") in _SHARED_MODULES:
+            return self.shared_constants.get(node.attr, "?")
         return "?"
 
     def chain(self, node: ast.expr, env: dict[str, Query]) -> Query | None:
@@ -603,18 +603,23 @@ class _QueryWalker:
         return [env]
 
 
+# The modules whose string constants name collections and fields for every other module.
+_SHARED_MODULES = ("contract", "config")
+
+
 def firestore_queries(repo: Repo) -> list[Query]:
-    config_constants = tuple(sorted(_constants(_parse(repo.package / "config.py")).items()))
+    shared = {k: v for m in _SHARED_MODULES for k, v in _constants(_parse(repo.package / f"{m}.py")).items()}
+    shared_constants = tuple(sorted(shared.items()))
     queries: list[Query] = []
     for path in sorted(repo.functions.rglob("*.py")):
         if (repo.package / "local") in path.parents:
             continue  # the local emulator stack never runs in the cloud
-        queries += _module_queries(path.read_text(), config_constants, str(path.relative_to(repo.root)))
+        queries += _module_queries(path.read_text(), shared_constants, str(path.relative_to(repo.root)))
     return queries
 
 
 @functools.lru_cache(maxsize=1024)
-def _module_queries(source: str, config_constants: tuple[tuple[str, str], ...], name: str) -> tuple[Query, ...]:
+def _module_queries(source: str, shared_constants: tuple[tuple[str, str], ...], name: str) -> tuple[Query, ...]:
     if "collection" not in source:
         return ()  # no query starts without .collection() / .collection_group()
     module = _parse_source(source)
@@ -622,7 +627,7 @@ def _module_queries(source: str, config_constants: tuple[tuple[str, str], ...], 
     for func in (n for n in ast.walk(module) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)):
         if not any(getattr(c, "attr", "") in _TERMINAL for c in ast.walk(func)):
             continue
-        walker = _QueryWalker(module, dict(config_constants), f"{name}:{func.name}")
+        walker = _QueryWalker(module, dict(shared_constants), f"{name}:{func.name}")
         walker.run(func.body, {})
         queries += walker.found
     return tuple(queries)

@@ -98,7 +98,7 @@ def test_a_query_that_needs_a_composite_index(copy: drift.Repo) -> None:
     (copy.package / "listing.py").write_text(
         "from google.cloud import firestore\n\nfrom fashiontag import clients, config\n\n\n"
         "def newest(status: str) -> list:\n"
-        "    query = clients.firestore_client().collection(config.PRODUCTS)\n"
+        "    query = clients.firestore_client().collection(contract.PRODUCTS)\n"
         '    query = query.where(filter=firestore.FieldFilter("status", "==", status))\n'
         '    return list(query.order_by("edited_at").limit(10).stream())\n'
     )

@@ -21,7 +21,7 @@ import requests
 from firebase_admin import auth
 from google.cloud import firestore
 
-from fashiontag import clients, config
+from fashiontag import clients, config, contract
 from fashiontag.admin import identity, web
 from fashiontag.local.stack import StackConfig
 from tests.helpers import EventTap, sign_in
@@ -54,7 +54,7 @@ def world(stack: StackConfig) -> dict[str, Any]:
     auth.create_user(uid="sec-norole", email="n@sec.test", password=PASSWORD, app=identity.firebase_app())
     db = clients.firestore_client()
     for pid, seller, status in (("sec-p1", "sec-seller", "needs_review"), ("sec-pub", "sec-other", "published")):
-        db.collection(config.PRODUCTS).document(pid).set(
+        db.collection(contract.PRODUCTS).document(pid).set(
             {
                 "seller_id": seller,
                 "status": status,
@@ -128,7 +128,7 @@ def _state() -> dict[str, Any]:
 
 @pytest.fixture
 def taps(stack: StackConfig) -> Iterator[list[EventTap]]:
-    topics = (config.TOPIC_PRODUCT_EVENTS, config.TOPIC_MESSAGE_EVENTS, config.TOPIC_RETRAIN_REQUESTS)
+    topics = (contract.TOPIC_PRODUCT_EVENTS, contract.TOPIC_MESSAGE_EVENTS, contract.TOPIC_RETRAIN_REQUESTS)
     made = [EventTap(stack.url("pubsub"), stack.project, topic) for topic in topics]
     yield made
     for tap in made:

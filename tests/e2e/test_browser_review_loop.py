@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from fashiontag import clients, config
+from fashiontag import clients, contract
 from fashiontag.admin import identity
 from fashiontag.local.stack import StackConfig
 from tests import corpus
@@ -121,7 +121,7 @@ def _flash(page: Any, text: str) -> None:
 
 
 def _product_by_file(file_name: str) -> tuple[str, dict[str, Any]]:
-    query = clients.firestore_client().collection(config.PRODUCTS)
+    query = clients.firestore_client().collection(contract.PRODUCTS)
     for snap in query.stream():
         doc = snap.to_dict() or {}
         if doc.get("image", {}).get("name", "").endswith("/" + file_name):
@@ -130,7 +130,7 @@ def _product_by_file(file_name: str) -> tuple[str, dict[str, Any]]:
 
 
 def _history(product_id: str) -> list[dict[str, Any]]:
-    ref = clients.firestore_client().collection(config.PRODUCTS).document(product_id).collection("history")
+    ref = clients.firestore_client().collection(contract.PRODUCTS).document(product_id).collection("history")
     return sorted((s.to_dict() or {} for s in ref.stream()), key=lambda e: e["n"])
 
 
@@ -206,8 +206,8 @@ def test_seller_manager_buyer_review_loop(stack: StackConfig, browser: Any, tmp_
     manager.wait_for_selector("table.history tbody tr >> nth=2", timeout=TIMEOUT_MS)
     screen(manager, "manager-review")
 
-    doc = (clients.firestore_client().collection(config.PRODUCTS).document(trousers_id).get().to_dict()) or {}
-    assert doc["status"] == config.PUBLISHED
+    doc = (clients.firestore_client().collection(contract.PRODUCTS).document(trousers_id).get().to_dict()) or {}
+    assert doc["status"] == contract.PUBLISHED
     # Only the fit changed: the other attributes (predicted, when a model predicts them) stay.
     assert doc["spec"]["attributes"] == {**predicted, "fit": new_fit} and doc["spec"]["source"] == "manager"
     assert doc["review"]["by"] == "browser-manager"

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import requests
 
-from fashiontag import clients, config
-from fashiontag.notifications import MANAGERS
+from fashiontag import clients, contract
+from fashiontag.contract import MANAGERS
 
 
 def _b64(part: dict[str, Any]) -> str:
@@ -107,10 +107,10 @@ DENIED = 403
 @pytest.fixture
 def seeded(stack) -> None:
     db = clients.firestore_client()
-    products = db.collection(config.PRODUCTS)
-    products.document("alice-review").set({"seller_id": "alice", "status": config.NEEDS_REVIEW})
-    products.document("alice-published").set({"seller_id": "alice", "status": config.PUBLISHED})
-    products.document("bob-review").set({"seller_id": "bob", "status": config.NEEDS_REVIEW})
+    products = db.collection(contract.PRODUCTS)
+    products.document("alice-review").set({"seller_id": "alice", "status": contract.NEEDS_REVIEW})
+    products.document("alice-published").set({"seller_id": "alice", "status": contract.PUBLISHED})
+    products.document("bob-review").set({"seller_id": "bob", "status": contract.NEEDS_REVIEW})
     products.document("alice-review").collection("history").document("1").set({"by": "mia"})
     notifications = db.collection("notifications")
     for nid, to in (("n-alice", "alice"), ("n-bob", "bob"), ("n-managers", MANAGERS), ("n-mia", "mia")):
@@ -123,8 +123,8 @@ def seeded(stack) -> None:
     db.collection("messages").document("m2").set(
         {"from": "mia", "from_role": "manager", "to": "alice", "product_id": "alice-review", "text": "ok"}
     )
-    db.collection(config.MODELS).document("category").set({"active_version": "v1"})
-    db.collection(config.MODELS).document("category").collection("versions").document("v1").set({"status": "active"})
+    db.collection(contract.MODELS).document("category").set({"active_version": "v1"})
+    db.collection(contract.MODELS).document("category").collection("versions").document("v1").set({"status": "active"})
     db.collection("users").document("alice").set({"role": "seller", "device_tokens": ["t"]})
     db.collection("push_outbox").document("n-alice").set({"tokens": ["t"], "title": "t", "body": "b"})
 
@@ -166,9 +166,9 @@ def test_seller_reads_own_products_only(alice: Client) -> None:
 
 
 def test_seller_writes_no_product(alice: Client) -> None:
-    assert alice.update("products/alice-review", status=config.VERIFIED) == DENIED
+    assert alice.update("products/alice-review", status=contract.VERIFIED) == DENIED
     assert alice.update("products/alice-review", spec="coat") == DENIED
-    assert alice.create("products", "forged", seller_id="alice", status=config.PUBLISHED) == DENIED
+    assert alice.create("products", "forged", seller_id="alice", status=contract.PUBLISHED) == DENIED
     assert alice.delete("products/alice-review") == DENIED
 
 
@@ -196,9 +196,9 @@ def test_seller_reads_no_models_other_users_or_pushes(alice: Client, bob: Client
 def test_buyer_reads_published_products_only(bea: Client) -> None:
     assert bea.get("products/alice-published") == ALLOWED
     assert bea.get("products/alice-review") == DENIED
-    assert bea.query("products", ("status", config.PUBLISHED)) == ALLOWED
+    assert bea.query("products", ("status", contract.PUBLISHED)) == ALLOWED
     assert bea.query("products") == DENIED
-    assert bea.update("products/alice-published", status=config.VERIFIED) == DENIED
+    assert bea.update("products/alice-published", status=contract.VERIFIED) == DENIED
 
 
 # --- managers ----------------------------------------------------------------------------------
@@ -225,7 +225,7 @@ def test_manager_reads_everything_managers_need(mia: Client) -> None:
 
 def test_manager_changes_nothing_directly(mia: Client) -> None:
     """Managers change specifications through the admin function, never from the client."""
-    assert mia.update("products/alice-review", status=config.VERIFIED) == DENIED
+    assert mia.update("products/alice-review", status=contract.VERIFIED) == DENIED
     assert mia.update("products/alice-review", spec="coat") == DENIED
     assert mia.update("models/category", active_version="v2") == DENIED
     assert mia.create("notifications", "forged", to="alice", read=False) == DENIED

@@ -10,8 +10,8 @@ from typing import Any
 import requests
 from google.cloud import firestore
 
-from fashiontag import clients, config, notifications, topology
-from fashiontag.notifications import MANAGERS, NOTIFICATIONS, PUSH_OUTBOX, USERS
+from fashiontag import clients, contract, notifications, topology
+from fashiontag.contract import MANAGERS, NOTIFICATIONS, PUSH_OUTBOX, USERS
 from tests import corpus
 from tests.helpers import upload, wait_finished
 
@@ -53,7 +53,7 @@ def test_an_upload_notifies_its_seller(stack, seller) -> None:
     _, product_id = upload(f"uploads/{seller}/jacket.jpg", buf.getvalue())
 
     product = wait_finished(product_id)
-    needs_review = product["status"] == config.NEEDS_REVIEW
+    needs_review = product["status"] == contract.NEEDS_REVIEW
     found = _wait_notifications(product_id, {seller, MANAGERS} if needs_review else {seller})
 
     mine = found[seller]
@@ -74,9 +74,9 @@ def test_notify_subscriptions_have_retry_and_dead_letter_policies(stack) -> None
     base = f"{stack.url('pubsub')}/v1/projects/{stack.project}/subscriptions"
     subscriptions = [s for s in topology.LOCAL_SUBSCRIPTIONS if s.target == "notify"]
     assert {s.topic for s in subscriptions} == {
-        config.TOPIC_PRODUCT_EVENTS,
-        config.TOPIC_MODEL_EVENTS,
-        config.TOPIC_MESSAGE_EVENTS,
+        contract.TOPIC_PRODUCT_EVENTS,
+        contract.TOPIC_MODEL_EVENTS,
+        contract.TOPIC_MESSAGE_EVENTS,
     }
     for sub in subscriptions:
         live = requests.get(f"{base}/{sub.name}", timeout=10).json()

@@ -7,14 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from fashiontag import clients, config
+from fashiontag import clients, config, contract
 from tests import corpus
 from tests.helpers import EventTap, product_count, upload, wait_finished
 
 
 @pytest.fixture
 def product_events(stack) -> Iterator[EventTap]:
-    tap = EventTap(stack.url("pubsub"), stack.project, config.TOPIC_PRODUCT_EVENTS)
+    tap = EventTap(stack.url("pubsub"), stack.project, contract.TOPIC_PRODUCT_EVENTS)
     yield tap
     tap.close()
 
@@ -29,7 +29,7 @@ def test_upload_becomes_classified_product(stack, seller, product_events) -> Non
 
     doc = wait_finished(product_id, timeout_s=10)
 
-    assert doc["status"] in (config.AUTO_ACCEPTED, config.NEEDS_REVIEW)
+    assert doc["status"] in (contract.AUTO_ACCEPTED, contract.NEEDS_REVIEW)
     assert doc["seller_id"] == seller
     assert doc["image"]["name"] == name and doc["image"]["generation"] == generation
     assert doc["image"]["width"] > 0 and len(doc["image"]["sha256"]) == 64
@@ -41,7 +41,7 @@ def test_upload_becomes_classified_product(stack, seller, product_events) -> Non
     )
     assert doc["prediction"]["model"] == {"name": "category", "version": "v1"}
     assert doc["spec"]["category"] == category["label"]
-    expected = config.AUTO_ACCEPTED if category["confidence"] >= 0.9 else config.NEEDS_REVIEW
+    expected = contract.AUTO_ACCEPTED if category["confidence"] >= 0.9 else contract.NEEDS_REVIEW
     assert doc["status"] == expected
     bucket = clients.storage_client().bucket(config.upload_bucket())
     assert bucket.blob(doc["derived"]["input"]).exists()
@@ -65,7 +65,7 @@ def test_bad_files_are_rejected_with_a_code_for_their_fault(stack, seller, produ
     bucket = clients.storage_client().bucket(config.upload_bucket())
     for product_id, (name, code) in uploaded.items():
         doc = wait_finished(product_id)
-        assert doc["status"] == config.REJECTED, name
+        assert doc["status"] == contract.REJECTED, name
         assert doc["rejection"]["code"] == code, name
         assert doc["rejection"]["message"], name
         # The retention clock of the bucket's lifecycle rule for rejected uploads has started.
@@ -82,7 +82,7 @@ def test_odd_but_valid_images_are_classified(stack, seller) -> None:
     ids = {name: upload(f"uploads/{seller}/{name}", data)[1] for name, data in corpus.odd_valid_files().items()}
     for name, product_id in ids.items():
         doc = wait_finished(product_id)
-        assert doc["status"] in (config.AUTO_ACCEPTED, config.NEEDS_REVIEW), (name, doc.get("rejection"))
+        assert doc["status"] in (contract.AUTO_ACCEPTED, contract.NEEDS_REVIEW), (name, doc.get("rejection"))
         assert doc["image"]["name"] == f"uploads/{seller}/{name}"
 
 

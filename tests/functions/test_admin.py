@@ -20,11 +20,10 @@ from flask.testing import FlaskClient
 from functions_framework import create_app
 from google.cloud import firestore
 
-from fashiontag import clients, config
+from fashiontag import clients, config, contract
 from fashiontag.admin import identity
-from fashiontag.ingest import product_id_for
+from fashiontag.contract import MANAGERS
 from fashiontag.local.stack import StackConfig
-from fashiontag.notifications import MANAGERS
 from tests import corpus
 from tests.helpers import EventTap, sign_in, wait_finished
 
@@ -68,7 +67,7 @@ def people(stack: StackConfig) -> dict[str, Person]:
 
 @pytest.fixture
 def tap(stack: StackConfig) -> Iterator[EventTap]:
-    tap = EventTap(stack.url("pubsub"), stack.project, config.TOPIC_PRODUCT_EVENTS)
+    tap = EventTap(stack.url("pubsub"), stack.project, contract.TOPIC_PRODUCT_EVENTS)
     yield tap
     tap.close()
 
@@ -82,7 +81,7 @@ def _jpeg(seed: int = 3) -> bytes:
 def make_product(
     product_id: str,
     seller: str,
-    status: str = config.NEEDS_REVIEW,
+    status: str = contract.NEEDS_REVIEW,
     label: str = "trouser",
     conf: float = 0.6,
     published_spec: dict[str, Any] | None = None,
@@ -112,17 +111,17 @@ def make_product(
         "created_at": firestore.SERVER_TIMESTAMP,
         "updated_at": firestore.SERVER_TIMESTAMP,
     }
-    clients.firestore_client().collection(config.PRODUCTS).document(product_id).set(doc)
+    clients.firestore_client().collection(contract.PRODUCTS).document(product_id).set(doc)
     return doc
 
 
 def product(product_id: str) -> dict[str, Any]:
-    snap = clients.firestore_client().collection(config.PRODUCTS).document(product_id).get()
+    snap = clients.firestore_client().collection(contract.PRODUCTS).document(product_id).get()
     return snap.to_dict() or {}
 
 
 def history(product_id: str) -> list[dict[str, Any]]:
-    ref = clients.firestore_client().collection(config.PRODUCTS).document(product_id).collection("history")
+    ref = clients.firestore_client().collection(contract.PRODUCTS).document(product_id).collection("history")
     return sorted((s.to_dict() or {} for s in ref.stream()), key=lambda e: e["n"])
 
 
@@ -189,7 +188,7 @@ def test_edit_verify_publish_write_history_in_the_transaction_and_publish_events
         "colours": ["navy", "white"],
         "source": "manager",
     }
-    assert doc["status"] == config.NEEDS_REVIEW and doc["history_count"] == 1
+    assert doc["status"] == contract.NEEDS_REVIEW and doc["history_count"] == 1
     assert doc["review"]["by"] == manager.uid
 
     # Without colours an edit leaves them as they are.
@@ -202,7 +201,7 @@ def test_edit_verify_publish_write_history_in_the_transaction_and_publish_events
     retried = client.post("/api/products/p1/verify", json={}, headers=manager.headers)
     assert retried.status_code == 200 and retried.get_json()["changed"] is False
     assert client.post("/api/products/p1/publish", json={}, headers=manager.headers).status_code == 200
-    assert product("p1")["status"] == config.PUBLISHED
+    assert product("p1")["status"] == contract.PUBLISHED
 
     entries = history("p1")
     assert [(e["n"], e["action"]) for e in entries] == [(1, "edit"), (2, "verify"), (3, "publish")]
@@ -252,7 +251,7 @@ def test_publish_needs_verification_and_rejected_products_cannot_be_corrected(
     client: FlaskClient, people: dict[str, Person]
 ) -> None:
     make_product("p3", "seller-ann")
-    make_product("p4", "seller-ann", status=config.REJECTED)
+    make_product("p4", "seller-ann", status=contract.REJECTED)
     headers = people["manager"].headers
     refused = client.post("/api/products/p3/publish", json={}, headers=headers)
     assert refused.status_code == 409 and "Verify it first" in refused.get_json()["error"]
@@ -265,8 +264,8 @@ def test_publish_needs_verification_and_rejected_products_cannot_be_corrected(
 def test_verify_many_verifies_only_the_confident_ones(
     client: FlaskClient, people: dict[str, Person], tap: EventTap
 ) -> None:
-    make_product("hi1", "seller-ann", status=config.AUTO_ACCEPTED, conf=0.97)
-    make_product("hi2", "seller-bob", status=config.AUTO_ACCEPTED, conf=0.91)
+    make_product("hi1", "seller-ann", status=contract.AUTO_ACCEPTED, conf=0.97)
+    make_product("hi2", "seller-bob", status=contract.AUTO_ACCEPTED, conf=0.91)
     make_product("lo", "seller-ann", conf=0.42)
     response = client.post(
         "/api/verify-many",
@@ -298,8 +297,8 @@ def test_verify_many_verifies_only_the_confident_ones(
 def test_the_queue_filters_and_puts_the_least_confident_first(client: FlaskClient, people: dict[str, Person]) -> None:
     make_product("a", "seller-ann", conf=0.8, label="trouser")
     make_product("b", "seller-ann", conf=0.3, label="dress")
-    make_product("c", "seller-bob", status=config.AUTO_ACCEPTED, conf=0.95, label="trouser")
-    make_product("d", "seller-bob", status=config.PUBLISHED, conf=0.99)
+    make_product("c", "seller-bob", status=contract.AUTO_ACCEPTED, conf=0.95, label="trouser")
+    make_product("d", "seller-bob", status=contract.PUBLISHED, conf=0.99)
     headers = people["manager"].headers
 
     def ids(query: str) -> list[str]:
@@ -325,7 +324,7 @@ def test_the_queue_orders_in_firestore_so_the_least_confident_come_first_however
     # would show the wrong ones once more products wait than a request reads.
     for n, conf in enumerate((0.9, 0.8, 0.7, 0.6, 0.5, 0.4)):
         make_product(f"p{n}", "seller-ann", conf=conf)
-    make_product("r0", "seller-ann", status=config.REJECTED, conf=0.1)
+    make_product("r0", "seller-ann", status=contract.REJECTED, conf=0.1)
     monkeypatch.setattr("fashiontag.admin.review.SCAN_LIMIT", 3)
     headers = people["manager"].headers
 
@@ -345,7 +344,7 @@ def test_the_review_page_shows_predictions_attributes_colours_and_history(
     client: FlaskClient, people: dict[str, Person]
 ) -> None:
     make_product("r1", "seller-ann", conf=0.7)
-    clients.firestore_client().collection(config.PRODUCTS).document("r1").update(
+    clients.firestore_client().collection(contract.PRODUCTS).document("r1").update(
         {
             "prediction.attributes": {
                 "fit": {"label": "slim", "confidence": 0.81, "top": []},
@@ -371,8 +370,8 @@ def test_messages_go_where_each_role_may_send_them(
     client: FlaskClient, people: dict[str, Person], stack: StackConfig
 ) -> None:
     make_product("m1", "seller-ann")
-    make_product("m2", "seller-bob", status=config.PUBLISHED)
-    tap = EventTap(stack.url("pubsub"), stack.project, config.TOPIC_MESSAGE_EVENTS)
+    make_product("m2", "seller-bob", status=contract.PUBLISHED)
+    tap = EventTap(stack.url("pubsub"), stack.project, contract.TOPIC_MESSAGE_EVENTS)
     try:
         seller = client.post(
             "/api/messages",
@@ -516,7 +515,7 @@ def test_upload_sessions_write_into_the_sellers_own_folder_only(
     blob = clients.storage_client().bucket(config.upload_bucket()).get_blob("uploads/seller-ann/évening-dress.jpg")
     assert blob is not None and blob.size == len(data) and blob.content_type == "image/jpeg"
     # The pipeline classifies it like any upload; wait, so that it does not spill into the next test.
-    uploaded = wait_finished(product_id_for(config.upload_bucket(), blob.name, str(blob.generation)))
+    uploaded = wait_finished(contract.product_id(config.upload_bucket(), blob.name, str(blob.generation)))
     assert uploaded["seller_id"] == "seller-ann"
 
     def refused(files: list[dict[str, Any]], person: str = "seller") -> tuple[int, str]:
@@ -553,15 +552,15 @@ def test_buyers_browse_published_products_by_category_attribute_and_colour(
     client: FlaskClient, people: dict[str, Person]
 ) -> None:
     spec = {"category": "trouser", "attributes": {"fit": "slim"}, "colours": ["navy"], "source": "manager"}
-    make_product("pub1", "seller-ann", status=config.PUBLISHED, published_spec=spec)
+    make_product("pub1", "seller-ann", status=contract.PUBLISHED, published_spec=spec)
     make_product(
         "pub2",
         "seller-bob",
-        status=config.PUBLISHED,
+        status=contract.PUBLISHED,
         label="dress",
         published_spec={"category": "dress", "colours": ["red"]},
     )
-    make_product("hidden", "seller-ann", status=config.VERIFIED)
+    make_product("hidden", "seller-ann", status=contract.VERIFIED)
     buyer = people["buyer"].headers
 
     def ids(query: str) -> list[str]:
@@ -594,7 +593,7 @@ def test_the_catalogue_shows_the_newest_published_products_however_many_there_ar
     client: FlaskClient, people: dict[str, Person], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for n in range(4):  # published one after another: c3 is the newest
-        make_product(f"c{n}", "seller-ann", status=config.PUBLISHED, conf=0.99)
+        make_product(f"c{n}", "seller-ann", status=contract.PUBLISHED, conf=0.99)
     monkeypatch.setattr("fashiontag.admin.review.SCAN_LIMIT", 2)
     listed = client.get("/api/catalogue", headers=people["buyer"].headers).get_json()["products"]
     assert [p["id"] for p in listed] == ["c3", "c2"]
@@ -606,7 +605,7 @@ def test_models_view_shows_an_empty_state_and_the_retrain_button_publishes_a_req
     headers = people["manager"].headers
     html = client.get("/views/models", headers=headers).get_data(as_text=True)
     assert "No model versions are registered yet" in html and "Start retraining" in html
-    tap = EventTap(stack.url("pubsub"), stack.project, config.TOPIC_RETRAIN_REQUESTS)
+    tap = EventTap(stack.url("pubsub"), stack.project, contract.TOPIC_RETRAIN_REQUESTS)
     try:
         # min_new_labels: the run records itself and skips training (no job on the test stack).
         response = client.post("/api/retrain", json={"model": "category", "min_new_labels": 100000}, headers=headers)

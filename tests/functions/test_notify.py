@@ -21,8 +21,8 @@ import requests
 from functions_framework import create_app
 from google.cloud import firestore
 
-from fashiontag import clients, config, topology
-from fashiontag.notifications import MANAGERS, NOTIFICATIONS, PUSH_OUTBOX, USERS, notification_id
+from fashiontag import clients, config, contract, topology
+from fashiontag.contract import MANAGERS, NOTIFICATIONS, PUSH_OUTBOX, USERS, notification_id
 
 SOURCE = Path(__file__).resolve().parents[2] / "functions" / "notify" / "main.py"
 NOTIFY_SUBS = [s for s in topology.LOCAL_SUBSCRIPTIONS if s.target == "notify"]
@@ -64,7 +64,7 @@ def app(stack, paused_notify):
 
 
 def _cloud_event(
-    body: dict[str, Any] | bytes, topic: str = config.TOPIC_PRODUCT_EVENTS, attributes: dict[str, str] | None = None
+    body: dict[str, Any] | bytes, topic: str = contract.TOPIC_PRODUCT_EVENTS, attributes: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """The CloudEvent Eventarc (or functions-framework, from a push) hands a Pub/Sub function."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -117,7 +117,7 @@ def _by_recipient(**where: str) -> dict[str, dict[str, Any]]:
     return by_to
 
 
-def _classified(seller: str, status: str = config.NEEDS_REVIEW, name: str = "shirt.jpg") -> dict[str, Any]:
+def _classified(seller: str, status: str = contract.NEEDS_REVIEW, name: str = "shirt.jpg") -> dict[str, Any]:
     product_id = uuid.uuid4().hex
     return {
         "type": "product.classified",
@@ -146,7 +146,7 @@ def test_classified_for_review_notifies_the_seller_and_the_managers(app, seller)
 
 
 def test_classified_auto_accepted_notifies_only_the_seller(app, seller) -> None:
-    event = _classified(seller, config.AUTO_ACCEPTED)
+    event = _classified(seller, contract.AUTO_ACCEPTED)
     assert _deliver(app, event) == 200
     assert set(_by_recipient(product_id=event["product_id"])) == {seller}
 
@@ -158,7 +158,7 @@ def test_rejected_notifies_the_seller_with_the_reason_and_the_managers(app, sell
         "event_id": f"product.rejected:{product_id}",
         "product_id": product_id,
         "seller_id": seller,
-        "status": config.REJECTED,
+        "status": contract.REJECTED,
         "image": {"bucket": config.upload_bucket(), "name": f"uploads/{seller}/x.pdf"},
         "rejection": {"code": "not_an_image", "message": "This file is not a photo (JPEG, PNG or WebP)."},
     }
@@ -172,10 +172,10 @@ def test_rejected_notifies_the_seller_with_the_reason_and_the_managers(app, sell
 @pytest.mark.parametrize("kind", ["product.reviewed", "product.published"])
 def test_review_and_publication_notify_the_seller(app, seller, kind: str) -> None:
     product_id = uuid.uuid4().hex
-    clients.firestore_client().collection(config.PRODUCTS).document(product_id).set(
+    clients.firestore_client().collection(contract.PRODUCTS).document(product_id).set(
         {
             "seller_id": seller,
-            "status": config.VERIFIED if kind == "product.reviewed" else config.PUBLISHED,
+            "status": contract.VERIFIED if kind == "product.reviewed" else contract.PUBLISHED,
             "image": {"name": f"uploads/{seller}/coat.png"},
             "spec": {"category": "coat"},
         }
@@ -199,7 +199,7 @@ def test_model_events_notify_the_managers(app, kind: str) -> None:
         "metrics": {"accuracy": 0.912},
         "reason": "beats v1 by 1.2 points",
     }
-    assert _deliver(app, event, topic=config.TOPIC_MODEL_EVENTS) == 200
+    assert _deliver(app, event, topic=contract.TOPIC_MODEL_EVENTS) == 200
     found = _by_recipient(event_id=event["event_id"])
     assert set(found) == {MANAGERS}
     assert f"category {version}" in found[MANAGERS]["body"] and found[MANAGERS]["product_id"] is None
@@ -219,7 +219,7 @@ def test_a_message_notifies_its_addressee(app, seller, to: str) -> None:
         "product_id": "p-1",
         "text": "Could you add a photo of the label?",
     }
-    assert _deliver(app, event, topic=config.TOPIC_MESSAGE_EVENTS) == 200
+    assert _deliver(app, event, topic=contract.TOPIC_MESSAGE_EVENTS) == 200
     found = _by_recipient(event_id=event["event_id"])
     assert set(found) == {recipient}
     assert found[recipient]["body"] == "Could you add a photo of the label?"
@@ -289,7 +289,7 @@ def test_push_outbox_gets_each_recipients_device_tokens(app, seller) -> None:
 
 def test_no_push_for_a_user_without_devices(app, seller) -> None:
     _user(seller, "seller", [])
-    event = _classified(seller, config.AUTO_ACCEPTED)
+    event = _classified(seller, contract.AUTO_ACCEPTED)
     assert _deliver(app, event) == 200
     (notification,) = _notifications(product_id=event["product_id"])
     assert not clients.firestore_client().collection(PUSH_OUTBOX).document(notification["id"]).get().exists
@@ -320,7 +320,7 @@ def test_a_raw_pubsub_push_like_the_stack_sends_is_handled(app, seller, stack) -
     """functions-framework turns a push to /projects/P/topics/T into the CloudEvent."""
     event = _classified(seller)
     envelope = _cloud_event(event)["json"]
-    path = f"/projects/{stack.project}/topics/{config.TOPIC_PRODUCT_EVENTS}"
+    path = f"/projects/{stack.project}/topics/{contract.TOPIC_PRODUCT_EVENTS}"
     assert app.test_client().post(path, json=envelope).status_code == 200
     assert set(_by_recipient(product_id=event["product_id"])) == {seller, MANAGERS}
 

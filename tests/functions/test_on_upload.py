@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from functions_framework import create_app
 
-from fashiontag import config, store, topology
+from fashiontag import config, contract, store, topology
 from fashiontag.local import stack as local_stack
 from fashiontag.local.stack import StackConfig
 from tests import corpus
@@ -33,7 +33,7 @@ def paused_pipeline(stack: StackConfig) -> Iterator[None]:
 
 @pytest.fixture
 def product_events(stack) -> Iterator[EventTap]:
-    tap = EventTap(stack.url("pubsub"), stack.project, config.TOPIC_PRODUCT_EVENTS)
+    tap = EventTap(stack.url("pubsub"), stack.project, contract.TOPIC_PRODUCT_EVENTS)
     yield tap
     tap.close()
 
@@ -75,7 +75,7 @@ def test_one_delivery_classifies(app, seller, paused_pipeline) -> None:
     assert response.status_code == 200
     doc = store.get(product_id)
     assert doc and store.is_finished(doc)
-    assert doc["status"] in (config.AUTO_ACCEPTED, config.NEEDS_REVIEW)
+    assert doc["status"] in (contract.AUTO_ACCEPTED, contract.NEEDS_REVIEW)
 
 
 def test_ten_concurrent_deliveries_make_one_product_and_one_event(app, seller, product_events, paused_pipeline) -> None:
@@ -120,7 +120,7 @@ def test_abandoned_processing_is_taken_over(app, seller, paused_pipeline) -> Non
     store.product_ref(product_id).set(
         {
             "seller_id": seller,
-            "status": config.RECEIVED,
+            "status": contract.RECEIVED,
             "lease": {"owner": "dead", "until": expired},
             "attempts": 1,
         }
@@ -138,7 +138,7 @@ def test_a_live_lease_makes_a_duplicate_ask_for_a_retry(app, seller, paused_pipe
     store.product_ref(product_id).set(
         {
             "seller_id": seller,
-            "status": config.RECEIVED,
+            "status": contract.RECEIVED,
             "lease": {"owner": "other", "until": held},
             "attempts": 1,
         }
@@ -146,7 +146,7 @@ def test_a_live_lease_makes_a_duplicate_ask_for_a_retry(app, seller, paused_pipe
     response = app.test_client().post("/", **_event(name, generation))
     assert response.status_code == 500  # not acknowledged: Pub/Sub/Eventarc will deliver it again
     doc = store.get(product_id)
-    assert doc is not None and doc["status"] == config.RECEIVED
+    assert doc is not None and doc["status"] == contract.RECEIVED
 
 
 def test_deleted_object_is_rejected_not_retried(app, seller, paused_pipeline) -> None:
@@ -157,7 +157,7 @@ def test_deleted_object_is_rejected_not_retried(app, seller, paused_pipeline) ->
     clients.storage_client().bucket(config.upload_bucket()).blob(name).delete()
     assert app.test_client().post("/", **_event(name, generation)).status_code == 200
     doc = store.get(product_id)
-    assert doc and doc["status"] == config.REJECTED and doc["rejection"]["code"] == "upload_missing"
+    assert doc and doc["status"] == contract.REJECTED and doc["rejection"]["code"] == "upload_missing"
 
 
 def test_outside_uploads_and_other_event_types_are_ignored(app, seller, paused_pipeline) -> None:
@@ -184,10 +184,10 @@ def test_a_file_that_crashes_every_attempt_ends_rejected(
     for attempt in range(1, 5):
         assert client.post("/", **_event(name, generation)).status_code == 500
         doc = store.get(product_id)
-        assert doc and doc["status"] == config.RECEIVED and doc["attempts"] == attempt and "lease" not in doc
+        assert doc and doc["status"] == contract.RECEIVED and doc["attempts"] == attempt and "lease" not in doc
     assert client.post("/", **_event(name, generation)).status_code == 200
     doc = store.get(product_id)
     assert doc and store.is_finished(doc)
-    assert doc["status"] == config.REJECTED and doc["rejection"]["code"] == "processing_failed"
+    assert doc["status"] == contract.REJECTED and doc["rejection"]["code"] == "processing_failed"
     events = [e for e in product_events.drain() if e["data"]["product_id"] == product_id]
     assert [e["data"]["type"] for e in events] == ["product.rejected"]

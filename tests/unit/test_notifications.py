@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from fashiontag import config, notifications
-from fashiontag.notifications import MANAGERS, Event, Malformed, notices_for, parse_pubsub
+from fashiontag import config, contract, notifications
+from fashiontag.contract import MANAGERS
+from fashiontag.notifications import Event, Malformed, notices_for, parse_pubsub
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -96,7 +97,7 @@ def _classified(status: str, confidence: float = 0.62) -> Event:
 
 
 def test_classified_for_review_tells_the_seller_and_the_managers() -> None:
-    seller, managers = notices_for(_classified(config.NEEDS_REVIEW))
+    seller, managers = notices_for(_classified(contract.NEEDS_REVIEW))
     assert seller.to == "alice" and managers.to == MANAGERS
     assert seller.body == "Your photo shirt.jpg was classified as Shirt (62%). A manager will check it."
     assert "needs review" in managers.body and "alice" in managers.body
@@ -105,7 +106,7 @@ def test_classified_for_review_tells_the_seller_and_the_managers() -> None:
 
 
 def test_classified_auto_accepted_tells_only_the_seller() -> None:
-    (seller,) = notices_for(_classified(config.AUTO_ACCEPTED, 0.87))
+    (seller,) = notices_for(_classified(contract.AUTO_ACCEPTED, 0.87))
     assert seller.body == "Your photo shirt.jpg was classified as Shirt (87%). It was accepted automatically."
 
 
@@ -172,19 +173,19 @@ def test_missing_fields_are_malformed_and_unknown_types_route_nowhere() -> None:
 
 
 def test_notification_ids_are_stable_and_per_recipient() -> None:
-    a = notifications.notification_id("e1", "alice")
-    assert a == notifications.notification_id("e1", "alice")
-    assert a != notifications.notification_id("e1", MANAGERS)
-    assert a != notifications.notification_id("e2", "alice")
+    a = contract.notification_id("e1", "alice")
+    assert a == contract.notification_id("e1", "alice")
+    assert a != contract.notification_id("e1", MANAGERS)
+    assert a != contract.notification_id("e2", "alice")
 
 
 def test_push_mode_is_outbox_on_the_emulator_and_fcm_in_the_cloud(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FASHIONTAG_PUSH_MODE", raising=False)
-    assert config.push_mode() == config.PUSH_FCM
+    assert config.push_mode() == config.PUSH_MODE_FCM
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:1")
-    assert config.push_mode() == config.PUSH_OUTBOX
+    assert config.push_mode() == config.PUSH_MODE_OUTBOX
     monkeypatch.setenv("FASHIONTAG_PUSH_MODE", "fcm")
-    assert config.push_mode() == config.PUSH_FCM
+    assert config.push_mode() == config.PUSH_MODE_FCM
     monkeypatch.setenv("FASHIONTAG_PUSH_MODE", "pigeon")
     with pytest.raises(ValueError):
         config.push_mode()
@@ -233,7 +234,7 @@ def test_review_events_shaped_like_the_admin_apps() -> None:
         "product_id": "p5",
         "seller_id": "carol",
         "by": "mia",
-        "status": config.VERIFIED,
+        "status": contract.VERIFIED,
         "action": "verify",
         "history": 2,
         "spec": {"category": "ankle_boot", "attributes": {}},
@@ -241,7 +242,7 @@ def test_review_events_shaped_like_the_admin_apps() -> None:
     (notice,) = notices_for(Event("product.reviewed", "product.reviewed:p5:2", payload))
     assert notice.title == "Product verified"
     assert notice.body == "A manager verified your product Ankle boot. It is now verified."
-    edited = {**payload, "action": "edit", "status": config.NEEDS_REVIEW}
+    edited = {**payload, "action": "edit", "status": contract.NEEDS_REVIEW}
     (notice,) = notices_for(Event("product.reviewed", "product.reviewed:p5:3", edited))
     assert notice.body == "A manager corrected your product Ankle boot. It still awaits a final check."
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fashiontag import contract
 from fashiontag.admin import identity
 
 
@@ -22,9 +23,9 @@ class DemoAccount:
 
 def accounts(seller_uid: str) -> tuple[DemoAccount, ...]:
     return (
-        DemoAccount("manager@demo.fashiontag", identity.MANAGER, "demo-manager", "manager-demo"),
-        DemoAccount("seller@demo.fashiontag", identity.SELLER, seller_uid, "seller-demo"),
-        DemoAccount("buyer@demo.fashiontag", identity.BUYER, "demo-buyer", "buyer-demo"),
+        DemoAccount("manager@demo.fashiontag", contract.MANAGER, "demo-manager", "manager-demo"),
+        DemoAccount("seller@demo.fashiontag", contract.SELLER, seller_uid, "seller-demo"),
+        DemoAccount("buyer@demo.fashiontag", contract.BUYER, "demo-buyer", "buyer-demo"),
     )
 
 

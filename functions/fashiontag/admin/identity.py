@@ -25,10 +25,8 @@ from google.cloud import firestore
 
 from fashiontag import clients, config
 from fashiontag.admin.errors import Forbidden, Invalid, Unauthenticated
+from fashiontag.contract import ROLES, USERS
 
-MANAGER, SELLER, BUYER = "manager", "seller", "buyer"
-ROLES = (MANAGER, SELLER, BUYER)
-USERS = "users"
 CLOCK_SKEW_S = 5
 _MAX_TOKEN_CHARS = 8192
 _JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")

@@ -13,7 +13,6 @@ request creates nothing twice and announces the same event id again.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 import uuid
 from typing import Any
@@ -22,16 +21,12 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.field_path import FieldPath
 
-from fashiontag import clients, config, events
+from fashiontag import clients, contract, events
 from fashiontag.admin import identity, review
 from fashiontag.admin.errors import Forbidden, Invalid, NotFound
-from fashiontag.admin.identity import BUYER, MANAGER, SELLER, Principal
+from fashiontag.admin.identity import Principal
+from fashiontag.contract import BUYER, MANAGER, MANAGERS, MESSAGES, NOTIFICATIONS, ROLE_PREFIX, SELLER
 
-MESSAGES = "messages"
-NOTIFICATIONS = "notifications"
-MANAGERS = "role:manager"
-ROLE_PREFIX = "role:"
-NOTICE_KIND = "manager.notice"
 MAX_TEXT = 2000
 MAX_TITLE = 120
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -58,10 +53,6 @@ def _text(value: Any, name: str, limit: int) -> str:
     return text
 
 
-def _derived_id(*parts: str) -> str:
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
-
-
 def _recipient(principal: Principal, to: Any) -> str:
     """Who a message may go to: sellers and buyers write to the managers; managers to anyone."""
     if principal.role != MANAGER:
@@ -84,7 +75,7 @@ def _product_for(principal: Principal, product_id: Any) -> str | None:
     product = review.get_product(product_id)  # NotFound for an unknown id
     if principal.role == SELLER and product.get("seller_id") != principal.uid:
         raise NotFound("No such product.")
-    if principal.role == BUYER and product.get("status") != config.PUBLISHED:
+    if principal.role == BUYER and product.get("status") != contract.PUBLISHED:
         raise NotFound("No such product.")
     return product_id
 
@@ -95,7 +86,7 @@ def send_message(
     recipient = _recipient(principal, to)
     body = _text(text, "message", MAX_TEXT)
     about = _product_for(principal, product_id)
-    message_id = _derived_id("message", principal.uid, _request_id(request_id))
+    message_id = contract.derived_id("message", principal.uid, _request_id(request_id))
     doc = {
         "from": principal.uid,
         "from_email": principal.email,
@@ -112,8 +103,8 @@ def send_message(
         doc = ref.get().to_dict() or doc  # a retried request: announce what was stored
     payload = {key: doc.get(key) for key in ("from", "from_role", "to", "product_id", "text")}
     events.publish(
-        config.TOPIC_MESSAGE_EVENTS,
-        "message.sent",
+        contract.TOPIC_MESSAGE_EVENTS,
+        contract.MESSAGE_SENT,
         f"message.sent:{message_id}",
         {
             "message_id": message_id,
@@ -129,15 +120,15 @@ def send_notice(
     """A manager's notification, written directly (no event)."""
     identity.require(principal, MANAGER)
     if isinstance(to, str) and to.startswith(ROLE_PREFIX):
-        if to[len(ROLE_PREFIX) :] not in identity.ROLES:
+        if to[len(ROLE_PREFIX) :] not in contract.ROLES:
             raise Invalid(f"'{to}' is not a role")
     elif not isinstance(to, str) or identity.get_user(to) is None:
         raise Invalid("Choose who the notification is for.")
     about = _product_for(principal, product_id)
-    notification_id = _derived_id(NOTICE_KIND, principal.uid, _request_id(request_id))
+    notification_id = contract.derived_id(contract.MANAGER_NOTICE, principal.uid, _request_id(request_id))
     doc = {
         "to": to,
-        "kind": NOTICE_KIND,
+        "kind": contract.MANAGER_NOTICE,
         "title": _text(title, "title", MAX_TITLE),
         "body": _text(body, "notification", MAX_TEXT),
         "product_id": about,
@@ -164,7 +155,7 @@ def messages_for(principal: Principal, from_role: str = "", limit: int = 200) ->
     if principal.role == MANAGER:
         query: Any = _db().collection(MESSAGES)
         if from_role:
-            if from_role not in identity.ROLES:
+            if from_role not in contract.ROLES:
                 raise Invalid(f"'{from_role}' is not a role")
             query = query.where(filter=firestore.FieldFilter("from_role", "==", from_role))
         else:

@@ -12,7 +12,7 @@ from typing import Any
 
 from google.cloud import firestore
 
-from fashiontag import clients, config, registry, retraining
+from fashiontag import clients, config, contract, registry, retraining
 from fashiontag.admin.errors import Invalid, NotFound
 from fashiontag.admin.identity import Principal
 
@@ -48,7 +48,7 @@ def models() -> list[dict[str, Any]]:
     """Every model in the registry with its versions, newest first; [] before the first one."""
     found = []
     # list_documents: a model may have versions before its own document (the active pointer).
-    for ref in clients.firestore_client().collection(config.MODELS).list_documents():
+    for ref in clients.firestore_client().collection(contract.MODELS).list_documents():
         doc = ref.get().to_dict() or {}
         versions = []
         for version in reversed(registry.list_versions(ref.id)):
@@ -72,7 +72,7 @@ def models() -> list[dict[str, Any]]:
 def runs(limit: int = 20) -> list[dict[str, Any]]:
     query = (
         clients.firestore_client()
-        .collection(config.RETRAIN_RUNS)
+        .collection(contract.RETRAIN_RUNS)
         .order_by("created_at", direction=firestore.Query.DESCENDING)
         .limit(limit)
     )

@@ -18,16 +18,16 @@ from typing import Any
 
 from google.cloud import firestore
 
-from fashiontag import clients, config, events, store, taxonomy
+from fashiontag import clients, contract, events, store, taxonomy
 from fashiontag.admin.errors import Conflict, Invalid, NotFound
 from fashiontag.admin.identity import Principal
+from fashiontag.contract import HISTORY
 
-HISTORY = "history"
 EDIT, VERIFY, PUBLISH = "edit", "verify", "publish"
-EVENT_OF = {EDIT: "product.reviewed", VERIFY: "product.reviewed", PUBLISH: "product.published"}
-OPEN = (config.NEEDS_REVIEW, config.AUTO_ACCEPTED)
-EDITABLE = (*OPEN, config.VERIFIED, config.PUBLISHED)
-STATUS_CHOICES = ("open", "all", *config.STATUSES)
+EVENT_OF = {EDIT: contract.PRODUCT_REVIEWED, VERIFY: contract.PRODUCT_REVIEWED, PUBLISH: contract.PRODUCT_PUBLISHED}
+OPEN = (contract.NEEDS_REVIEW, contract.AUTO_ACCEPTED)
+EDITABLE = (*OPEN, contract.VERIFIED, contract.PUBLISHED)
+STATUS_CHOICES = ("open", "all", *contract.STATUSES)
 MAX_BATCH = 200
 MAX_COLOURS = 6
 # Products the queue and the catalogue read per request at most. Firestore orders them (by
@@ -112,7 +112,7 @@ def _fraction(value: Any, name: str) -> float | None:
 
 
 def _products() -> firestore.CollectionReference:
-    return clients.firestore_client().collection(config.PRODUCTS)
+    return clients.firestore_client().collection(contract.PRODUCTS)
 
 
 def queue(flt: QueueFilter) -> list[dict[str, Any]]:
@@ -190,7 +190,7 @@ def catalogue(category: str = "", attribute: str = "", colour: str = "", limit: 
     if category and category not in tax.labels:
         raise Invalid(f"'{category}' is not a category")
     family, _, value = attribute.partition("=")
-    query: Any = _products().where(filter=firestore.FieldFilter("status", "==", config.PUBLISHED))
+    query: Any = _products().where(filter=firestore.FieldFilter("status", "==", contract.PUBLISHED))
     if category:
         query = query.where(filter=firestore.FieldFilter("spec.category", "==", category))
     # Newest first, ordered by Firestore: the first matches read are the newest there are.
@@ -285,7 +285,7 @@ def _apply(product_id: str, by: Principal, action: str, change: Change) -> Outco
 def _announce(outcome: Outcome, action: str, by: Principal) -> None:
     event_type = EVENT_OF[action]
     events.publish(
-        config.TOPIC_PRODUCT_EVENTS,
+        contract.TOPIC_PRODUCT_EVENTS,
         event_type,
         f"{event_type}:{outcome.product_id}:{outcome.n}",
         {
@@ -375,7 +375,7 @@ def verify(product_id: str, by: Principal, threshold: float | None = None) -> Ou
 
     def change(doc: dict[str, Any]) -> dict[str, Any] | None:
         status = doc.get("status")
-        if status == config.VERIFIED:
+        if status == contract.VERIFIED:
             return None
         if status not in OPEN:
             raise Conflict(f"A product that is {status} cannot be verified.")
@@ -383,7 +383,7 @@ def verify(product_id: str, by: Principal, threshold: float | None = None) -> Ou
             conf = confidence(doc)
             if conf is None or conf < threshold:
                 raise Conflict(f"Its confidence {conf if conf is not None else '-'} is below {threshold}.")
-        return {"status": config.VERIFIED}
+        return {"status": contract.VERIFIED}
 
     return _apply(product_id, by, VERIFY, change)
 
@@ -393,11 +393,11 @@ def publish(product_id: str, by: Principal) -> Outcome:
 
     def change(doc: dict[str, Any]) -> dict[str, Any] | None:
         status = doc.get("status")
-        if status == config.PUBLISHED:
+        if status == contract.PUBLISHED:
             return None
-        if status != config.VERIFIED:
+        if status != contract.VERIFIED:
             raise Conflict(f"Only a verified product can be published; this one is {status}. Verify it first.")
-        return {"status": config.PUBLISHED, "published_at": firestore.SERVER_TIMESTAMP}
+        return {"status": contract.PUBLISHED, "published_at": firestore.SERVER_TIMESTAMP}
 
     return _apply(product_id, by, PUBLISH, change)
 

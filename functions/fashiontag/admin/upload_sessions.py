@@ -14,10 +14,11 @@ import unicodedata
 from pathlib import PurePosixPath
 from typing import Any
 
-from fashiontag import clients, config
+from fashiontag import clients, config, contract
 from fashiontag.admin import identity
 from fashiontag.admin.errors import Invalid
-from fashiontag.admin.identity import SELLER, Principal
+from fashiontag.admin.identity import Principal
+from fashiontag.contract import SELLER
 
 # What the pipeline decodes (images.decode sniffs the bytes again; this is the first gate).
 CONTENT_TYPES = {
@@ -47,7 +48,7 @@ def safe_name(name: str, content_type: str) -> str:
 def object_name(principal: Principal, file_name: str) -> str:
     if not identity.UID_PATTERN.match(principal.uid):
         raise Invalid("This account's id cannot be used as a folder name.")
-    return f"{config.UPLOAD_PREFIX}{principal.uid}/{file_name}"
+    return contract.upload_object_name(principal.uid, file_name)
 
 
 def _checked(item: Any, max_bytes: int) -> tuple[str, str, int]:

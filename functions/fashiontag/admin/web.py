@@ -29,10 +29,11 @@ import jinja2
 from flask.json.provider import DefaultJSONProvider
 from google.api_core import exceptions as gexc
 
-from fashiontag import clients, config, retraining, taxonomy
+from fashiontag import clients, config, contract, retraining, taxonomy
 from fashiontag.admin import identity, messaging, models_view, review, upload_sessions
 from fashiontag.admin.errors import ApiError, Invalid, NotFound
-from fashiontag.admin.identity import BUYER, MANAGER, ROLES, SELLER, Principal
+from fashiontag.admin.identity import Principal
+from fashiontag.contract import BUYER, MANAGER, ROLES, SELLER
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ def _visible_product(principal: Principal, product_id: str) -> dict[str, Any]:
     product = review.get_product(product_id)
     if principal.role == SELLER and product.get("seller_id") != principal.uid:
         raise NotFound("No such product.")
-    if principal.role == BUYER and product.get("status") != config.PUBLISHED:
+    if principal.role == BUYER and product.get("status") != contract.PUBLISHED:
         raise NotFound("No such product.")
     return product
 

@@ -120,7 +120,7 @@ class StackConfig:
             "FASHIONTAG_JOB_LOG_DIR": str(self.state_dir / "logs" / "jobs"),
             "BRIDGE_URL": self.url("bridge"),
             # Cloud Messaging has no emulator: notify writes pushes to push_outbox instead.
-            "FASHIONTAG_PUSH_MODE": config.PUSH_OUTBOX,
+            "FASHIONTAG_PUSH_MODE": config.PUSH_MODE_OUTBOX,
             # ON_UPLOAD_URL takes the storage CloudEvents; each function gets NAME_URL.
             **{f"{name.upper()}_URL": self.url(name) for name in local_functions()},
         }

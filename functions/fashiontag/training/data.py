@@ -16,9 +16,9 @@ import numpy as np
 from google.cloud import firestore
 from PIL import Image
 
-from fashiontag import clients, config, datasets, taxonomy
+from fashiontag import clients, config, contract, datasets, taxonomy
 
-LABELLED_STATUSES = (config.VERIFIED, config.PUBLISHED)
+LABELLED_STATUSES = (contract.VERIFIED, contract.PUBLISHED)
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def verified_products(limit: int | None = None) -> list[tuple[str, np.ndarray, i
     labels = taxonomy.load().labels
     query = (
         clients.firestore_client()
-        .collection(config.PRODUCTS)
+        .collection(contract.PRODUCTS)
         .where(filter=firestore.FieldFilter("status", "in", list(LABELLED_STATUSES)))
     )
     bucket = clients.storage_client().bucket(config.upload_bucket())
@@ -99,7 +99,7 @@ def verified_attribute_examples(
     families = {f.id: f.values for f in taxonomy.load().category(category).families}
     query = (
         clients.firestore_client()
-        .collection(config.PRODUCTS)
+        .collection(contract.PRODUCTS)
         .where(filter=firestore.FieldFilter("status", "in", list(LABELLED_STATUSES)))
     )
     crops, ids = [], []

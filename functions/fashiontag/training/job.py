@@ -21,7 +21,7 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 
-from fashiontag import config, datasets, evaluation, events, registry, retraining
+from fashiontag import config, contract, datasets, evaluation, events, registry, retraining
 from fashiontag.inference import AttributeModel, CategoryModel, shipped_attribute_dir
 from fashiontag.training import data, report
 
@@ -75,13 +75,13 @@ def run(request_id: str, work_dir: Path) -> dict[str, Any]:
         **candidate.held_out,
         "reasons": decision.reasons,
     }
-    events.publish(config.TOPIC_MODEL_EVENTS, "model.trained", f"model.trained:{name}:{version}", summary)
+    events.publish(contract.TOPIC_MODEL_EVENTS, "model.trained", f"model.trained:{name}:{version}", summary)
     if decision.promote:
         registry.promote(name, version, by=f"retrain:{request_id}", reason="; ".join(decision.reasons))
         outcome = "promoted"
     else:
         registry.set_status(name, version, registry.REJECTED, rejection_reasons=decision.reasons)
-        events.publish(config.TOPIC_MODEL_EVENTS, "model.rejected", f"model.rejected:{name}:{version}", summary)
+        events.publish(contract.TOPIC_MODEL_EVENTS, "model.rejected", f"model.rejected:{name}:{version}", summary)
         outcome = "rejected"
     retraining.update_run(
         request_id,

@@ -1,0 +1,131 @@
+"""The names and rules of the data contract (DESIGN.md section 3), in one place.
+
+Collections, statuses, roles, topics, event types, how deterministic ids are derived and how
+storage paths are built: every module, test and script that writes or reads them imports them
+from here, so a change to the contract is a change to this file. Settings (what may differ
+between the emulators and the cloud) stay in ``config``. This module imports nothing of
+fashiontag and nothing outside the standard library, so every function bundle may use it
+(docs/decisions/0011).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+# --- Firestore collections -------------------------------------------------------------------
+
+PRODUCTS = "products"
+HISTORY = "history"  # products/{id}/history/{n}: the edit history of a product
+MODELS = "models"
+RETRAIN_RUNS = "retrain_runs"
+NOTIFICATIONS = "notifications"
+MESSAGES = "messages"
+USERS = "users"
+# push_outbox/{notification_id}: the record of one push, written once whatever the push mode.
+PUSH_OUTBOX = "push_outbox"
+
+# --- product statuses ------------------------------------------------------------------------
+
+# Every upload ends in one of the last five; nothing stays "received".
+RECEIVED = "received"
+NEEDS_REVIEW = "needs_review"
+AUTO_ACCEPTED = "auto_accepted"
+VERIFIED = "verified"
+PUBLISHED = "published"
+REJECTED = "rejected"
+STATUSES = (RECEIVED, NEEDS_REVIEW, AUTO_ACCEPTED, VERIFIED, PUBLISHED, REJECTED)
+
+
+def status_for(confidence: float, threshold: float) -> str:
+    """The auto-accept rule: a category this confident needs no manager; any less, it waits."""
+    return AUTO_ACCEPTED if confidence >= threshold else NEEDS_REVIEW
+
+
+# --- roles (Firebase Auth custom claims) -----------------------------------------------------
+
+MANAGER, SELLER, BUYER = "manager", "seller", "buyer"
+ROLES = (MANAGER, SELLER, BUYER)
+# A recipient is a uid or "role:NAME", meaning everyone holding that role.
+ROLE_PREFIX = "role:"
+
+
+def role_recipient(role: str) -> str:
+    """The recipient that means every holder of ``role``: ``role:manager``."""
+    return f"{ROLE_PREFIX}{role}"
+
+
+MANAGERS = role_recipient(MANAGER)
+
+# --- Pub/Sub topics and event types ----------------------------------------------------------
+
+TOPIC_PRODUCT_EVENTS = "product-events"
+TOPIC_MODEL_EVENTS = "model-events"
+TOPIC_MESSAGE_EVENTS = "message-events"
+TOPIC_RETRAIN_REQUESTS = "retrain-requests"
+TOPICS = (TOPIC_PRODUCT_EVENTS, TOPIC_MODEL_EVENTS, TOPIC_MESSAGE_EVENTS, TOPIC_RETRAIN_REQUESTS)
+
+PRODUCT_CLASSIFIED = "product.classified"
+PRODUCT_REJECTED = "product.rejected"
+PRODUCT_REVIEWED = "product.reviewed"
+PRODUCT_PUBLISHED = "product.published"
+MODEL_TRAINED = "model.trained"
+MODEL_PROMOTED = "model.promoted"
+MODEL_REJECTED = "model.rejected"
+MESSAGE_SENT = "message.sent"
+RETRAIN_REQUESTED = "retrain.requested"
+# The kind of a notification a manager writes directly (no event behind it).
+MANAGER_NOTICE = "manager.notice"
+
+# --- deterministic ids -----------------------------------------------------------------------
+
+
+def derived_id(*parts: str) -> str:
+    """The id of a document made because of ``parts``: the same parts, the same id.
+
+    Every write that at-least-once delivery could repeat uses one, so a redelivery finds the
+    document there instead of adding a second one.
+    """
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def product_id(bucket: str, name: str, generation: str) -> str:
+    """``products/{id}`` of one generation of an uploaded object."""
+    return derived_id(bucket, name, generation)
+
+
+def notification_id(event_id: str, recipient: str) -> str:
+    """``notifications/{id}`` of what one event tells one recipient."""
+    return derived_id(event_id, recipient)
+
+
+# --- storage paths ---------------------------------------------------------------------------
+
+UPLOAD_PREFIX = "uploads/"
+DERIVED_PREFIX = "derived/"
+
+
+def upload_object_name(seller_id: str, file_name: str) -> str:
+    """``uploads/{seller_id}/{file_name}``: where a seller's photo goes in the upload bucket."""
+    if not seller_id or "/" in seller_id:
+        raise ValueError(f"invalid seller id {seller_id!r}")
+    return f"{UPLOAD_PREFIX}{seller_id}/{file_name}"
+
+
+def upload_folder(seller_id: str) -> str:
+    """``uploads/{seller_id}/``: the folder of one seller's photos."""
+    return upload_object_name(seller_id, "")
+
+
+def seller_of(name: str) -> str | None:
+    """The seller id of ``uploads/{seller_id}/{file}``; None for anything else (loop guard)."""
+    if not name.startswith(UPLOAD_PREFIX):
+        return None
+    parts = name[len(UPLOAD_PREFIX) :].split("/", 1)
+    if len(parts) != 2 or not parts[0] or not parts[1] or parts[1].endswith("/"):
+        return None
+    return parts[0]
+
+
+def derived_folder(product_id: str) -> str:
+    """``derived/{product_id}/``: the normalised input and thumbnail of one product."""
+    return f"{DERIVED_PREFIX}{product_id}/"
