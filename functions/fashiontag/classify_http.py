@@ -11,15 +11,13 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 from typing import Any
 
 import flask
 from google.api_core import exceptions as gexc
 
-from fashiontag import clients, config, contract, images, registry, rescoring, serving
+from fashiontag import clients, config, contract, images, pubsub, registry, rescoring, serving
 from fashiontag.classification import record, rejected
 from fashiontag.errors import Rejection
 from fashiontag.inference import CategoryModel
@@ -52,7 +50,7 @@ def classify_request(request: flask.Request) -> tuple[dict[str, Any], int]:
         return {"error": 'POST an image, or JSON {"uri": "gs://..."}'}, 405
     body = request.get_json(silent=True) if request.mimetype == "application/json" else None
     if isinstance(body, dict) and "message" in body and "subscription" in body:
-        return handle_model_event(body["message"])
+        return handle_model_event(body)
     version = request.args.get("version") or (body or {}).get("version")
     try:
         model = _model(version)
@@ -76,14 +74,14 @@ def classify_request(request: flask.Request) -> tuple[dict[str, Any], int]:
     return answer, 200 if answer["status"] == "ok" else 422
 
 
-def handle_model_event(message: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def handle_model_event(envelope: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Pub/Sub push from model-events: re-score after a category promotion, ignore the rest."""
     try:
-        event = json.loads(base64.b64decode(message.get("data", "")))
-    except (ValueError, TypeError):
-        log.error("dropping a model event that is not JSON")
-        return {"ignored": "not JSON"}, 200
-    if event.get("type") != contract.MODEL_PROMOTED or event.get("model") != config.CATEGORY_MODEL_NAME:
-        return {"ignored": event.get("type")}, 200
-    model = serving.category_version(str(event["version"]))
+        event = pubsub.decode(envelope)
+    except pubsub.Malformed as error:
+        log.error("dropping a malformed model event: %s", error)
+        return {"ignored": "malformed"}, 200
+    if event.type != contract.MODEL_PROMOTED or event.payload.get("model") != config.CATEGORY_MODEL_NAME:
+        return {"ignored": event.type}, 200
+    model = serving.category_version(str(event.payload["version"]))
     return rescoring.rescore_needs_review(model), 200

@@ -76,6 +76,11 @@ RETRAIN_REQUESTED = "retrain.requested"
 # The kind of a notification a manager writes directly (no event behind it).
 MANAGER_NOTICE = "manager.notice"
 
+# The CloudEvent types the functions are triggered by: Eventarc's storage event, and what
+# functions-framework makes of a Pub/Sub push.
+OBJECT_FINALIZED = "google.cloud.storage.object.v1.finalized"
+MESSAGE_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+
 # --- deterministic ids -----------------------------------------------------------------------
 
 

@@ -26,10 +26,8 @@ Firebase Cloud Messaging; with ``outbox`` (the emulators) they are written to
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,39 +36,15 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from fashiontag import clients, config, contract
+from fashiontag import clients, config, contract, pubsub
 from fashiontag.contract import MANAGERS, NOTIFICATIONS, PUSH_OUTBOX, ROLE_PREFIX, USERS
+from fashiontag.pubsub import Event, Malformed
 
 log = logging.getLogger(__name__)
 
 # Cloud Messaging takes at most 500 tokens per multicast.
 _MAX_TOKENS = 500
 _MAX_BODY_CHARS = 300
-
-
-class Malformed(ValueError):
-    """A message notify can never handle: acknowledged, never retried."""
-
-
-@dataclass(frozen=True)
-class Event:
-    type: str
-    event_id: str
-    payload: dict[str, Any]
-
-    def field(self, name: str) -> str:
-        """A required, non-empty string field of the payload."""
-        value = self.payload.get(name)
-        if not isinstance(value, str) or not value:
-            raise Malformed(f"{self.type} {self.event_id}: field {name!r} missing or not a string")
-        return value
-
-    def recipient(self, name: str) -> str:
-        """A uid or "role:NAME" field; it must be usable as a Firestore document id."""
-        value = self.field(name)
-        if "/" in value or value in (".", "..") or len(value) > 128 or value.startswith("__"):
-            raise Malformed(f"{self.type} {self.event_id}: {name} {value[:40]!r} is no user id")
-        return value
 
 
 @dataclass(frozen=True)
@@ -92,36 +66,6 @@ class Outcome:
     created: tuple[str, ...] = ()
     existing: tuple[str, ...] = ()
     pushes: int = 0
-
-
-# --- parsing ---------------------------------------------------------------------------------
-
-
-def parse_pubsub(data: Any) -> Event:
-    """The event inside a ``messagePublished`` CloudEvent's data ``{"message": {...}}``."""
-    message = data.get("message") if isinstance(data, dict) else None
-    if not isinstance(message, dict):
-        raise Malformed("no Pub/Sub message in the event")
-    try:
-        body = json.loads(base64.b64decode(message.get("data") or "", validate=True))
-    except (TypeError, ValueError) as error:  # binascii, JSON and Unicode errors are ValueErrors
-        raise Malformed(f"message {message.get('messageId')}: data is not base64 JSON ({error})") from None
-    if not isinstance(body, dict):
-        raise Malformed(f"message {message.get('messageId')}: data is not a JSON object")
-    attributes = message.get("attributes")
-    attributes = attributes if isinstance(attributes, dict) else {}
-    event_type = body.get("type") or attributes.get("type")
-    if not isinstance(event_type, str) or not event_type:
-        raise Malformed(f"message {message.get('messageId')}: no event type")
-    # Publishers set event_id; a message without one is still deduplicated per Pub/Sub message,
-    # which covers redelivery though not a second publication.
-    event_id = body.get("event_id") or attributes.get("event_id")
-    if not event_id and message.get("messageId"):
-        event_id = f"pubsub:{message['messageId']}"
-    if not isinstance(event_id, str) or not event_id:
-        raise Malformed(f"{event_type}: no event_id and no messageId")
-    payload = {k: v for k, v in body.items() if k not in ("type", "event_id")}
-    return Event(type=event_type, event_id=event_id, payload=payload)
 
 
 # --- routing and wording ---------------------------------------------------------------------
@@ -363,7 +307,7 @@ def notices_for(event: Event, product: dict[str, Any] | None = None) -> list[Not
 def handle_message(data: Any) -> Outcome:
     """Handle one ``messagePublished`` CloudEvent's data; raises only what should be retried."""
     try:
-        event = parse_pubsub(data)
+        event = pubsub.decode(data)
         if event.type not in ROUTES:
             log.info("notify: no notifications for event type %s (%s)", event.type, event.event_id)
             return Outcome("ignored")

@@ -10,9 +10,7 @@ the function: locally the job is a subprocess, in the cloud a Cloud Run job exec
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 import logging
 import os
 import subprocess
@@ -25,7 +23,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from fashiontag import clients, config, contract, events
+from fashiontag import clients, config, contract, events, pubsub
 
 log = logging.getLogger(__name__)
 
@@ -136,21 +134,17 @@ def labels_since_active(model: str) -> int:
 
 def handle_push(data: dict[str, Any], fallback_id: str) -> str:
     """One Pub/Sub push: a retrain request, or a product event for the label trigger."""
-    message = data.get("message", {})
     try:
-        body = json.loads(base64.b64decode(message.get("data", "")) or b"{}")
-    except (ValueError, TypeError):
-        log.error("dropping a message that is not JSON (id %s)", message.get("messageId"))
+        # The scheduler's requests name their type, but a message without one is a request too.
+        event = pubsub.decode(data, default_type=contract.RETRAIN_REQUESTED, fallback_id=fallback_id)
+    except pubsub.Malformed as error:
+        log.error("dropping a malformed message: %s", error)
         return "ignored"  # a poison message must not be retried forever
-    if not isinstance(body, dict):
-        log.warning("ignoring %r", body)
-        return "ignored"
-    kind = str(body.get("type", contract.RETRAIN_REQUESTED))
-    if kind.startswith("product."):
-        return ", ".join(on_product_event(body, model) for model in TRAINABLE_MODELS)
-    if kind == contract.RETRAIN_REQUESTED:
-        return handle_request(body, str(message.get("messageId") or message.get("message_id") or fallback_id))
-    log.warning("ignoring %s", kind)
+    if event.type.startswith("product."):
+        return ", ".join(on_product_event(event, model) for model in TRAINABLE_MODELS)
+    if event.type == contract.RETRAIN_REQUESTED:
+        return handle_request(event.payload, event.message_id)
+    log.warning("ignoring %s", event.type)
     return "ignored"
 
 
@@ -229,14 +223,14 @@ def _launch_cloud_run(request_id: str) -> dict[str, Any]:
 LABEL_EVENTS = (contract.PRODUCT_REVIEWED, contract.PRODUCT_PUBLISHED)
 
 
-def on_product_event(event: dict[str, Any], model: str) -> str:
+def on_product_event(event: pubsub.Event, model: str) -> str:
     """The automatic trigger: every ``FASHIONTAG_AUTO_RETRAIN_LABELS`` new labels of ``model``, one request.
 
     The request id is derived from the active version and how many thresholds the new labels
     have crossed, so redelivered or concurrent events request that run once.
     """
     threshold = config.auto_retrain_labels()
-    if event.get("type") not in LABEL_EVENTS or threshold <= 0:
+    if event.type not in LABEL_EVENTS or threshold <= 0:
         return "ignored"
     fresh = labels_since_active(model)
     if fresh < threshold:

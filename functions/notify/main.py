@@ -7,10 +7,10 @@ import logging
 import functions_framework
 from cloudevents.http import CloudEvent
 
+from fashiontag.contract import MESSAGE_PUBLISHED
 from fashiontag.notifications import handle_message
 
 logging.basicConfig(level=logging.INFO)
-MESSAGE_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 
 
 @functions_framework.cloud_event

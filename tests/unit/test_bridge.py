@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
-from fashiontag.local.bridge import FINALIZED, to_cloud_event
+from fashiontag.contract import OBJECT_FINALIZED
+from fashiontag.local.bridge import to_cloud_event
 
 OBJ = {"bucket": "b", "name": "uploads/s/é.jpg", "generation": "17", "updated": "2026-11-30T01:02:03Z"}
 
@@ -22,7 +23,7 @@ def test_finalize_becomes_the_storage_cloud_event() -> None:
     event = to_cloud_event(_message("OBJECT_FINALIZE"))
     assert event is not None
     headers, body = event
-    assert headers["ce-type"] == FINALIZED == "google.cloud.storage.object.v1.finalized"
+    assert headers["ce-type"] == OBJECT_FINALIZED == "google.cloud.storage.object.v1.finalized"
     assert headers["ce-source"] == "//storage.googleapis.com/projects/_/buckets/b"
     # Non-ASCII is percent-encoded, as the CloudEvents HTTP binding requires of header values.
     assert headers["ce-subject"] == "objects/uploads/s/%C3%A9.jpg"

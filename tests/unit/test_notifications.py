@@ -14,7 +14,8 @@ import pytest
 
 from fashiontag import config, contract, notifications
 from fashiontag.contract import MANAGERS
-from fashiontag.notifications import Event, Malformed, notices_for, parse_pubsub
+from fashiontag.notifications import notices_for
+from fashiontag.pubsub import Event, Malformed, decode
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,14 +52,14 @@ def test_notify_never_imports_tensorflow_or_litert() -> None:
 
 
 def test_parse_takes_type_and_event_id_from_the_body() -> None:
-    event = parse_pubsub(_data({"type": "product.classified", "event_id": "e1", "product_id": "p"}))
+    event = decode(_data({"type": "product.classified", "event_id": "e1", "product_id": "p"}))
     assert event == Event("product.classified", "e1", {"product_id": "p"})
 
 
 def test_parse_falls_back_to_attributes_then_message_id() -> None:
-    event = parse_pubsub(_data({"x": 1}, {"type": "model.trained", "event_id": "e2"}))
+    event = decode(_data({"x": 1}, {"type": "model.trained", "event_id": "e2"}))
     assert (event.type, event.event_id) == ("model.trained", "e2")
-    event = parse_pubsub(_data({"type": "model.trained"}, message_id="42"))
+    event = decode(_data({"type": "model.trained"}, message_id="42"))
     assert event.event_id == "pubsub:42"
 
 
@@ -79,7 +80,7 @@ def test_parse_falls_back_to_attributes_then_message_id() -> None:
 )
 def test_parse_refuses_malformed_messages(data: Any) -> None:
     with pytest.raises(Malformed):
-        parse_pubsub(data)
+        decode(data)
 
 
 def _classified(status: str, confidence: float = 0.62) -> Event:
@@ -272,5 +273,5 @@ def test_training_summaries_shaped_like_the_training_jobs() -> None:
 def test_odd_attributes_and_a_path_like_product_id_do_not_break_parsing() -> None:
     data = _data({"type": "product.published", "event_id": "e", "product_id": "a/b", "seller_id": "s"})
     data["message"]["attributes"] = ["not", "a", "map"]
-    event = parse_pubsub(data)
+    event = decode(data)
     assert event.type == "product.published" and event.payload["product_id"] == "a/b"

@@ -20,7 +20,8 @@ import flask
 import functions_framework
 import requests
 
-FINALIZED = "google.cloud.storage.object.v1.finalized"
+from fashiontag.contract import OBJECT_FINALIZED
+
 # The CloudEvents HTTP binding percent-encodes header values outside printable ASCII (and % and ").
 _HEADER_SAFE = "".join(c for c in string.printable if c not in '%"\t\n\r\x0b\x0c')
 _session = requests.Session()
@@ -36,7 +37,7 @@ def to_cloud_event(message: dict[str, Any]) -> tuple[dict[str, str], bytes] | No
     headers = {
         "ce-specversion": "1.0",
         "ce-id": str(message.get("messageId") or message.get("message_id")),
-        "ce-type": FINALIZED,
+        "ce-type": OBJECT_FINALIZED,
         "ce-source": f"//storage.googleapis.com/projects/_/buckets/{obj['bucket']}",
         "ce-subject": quote(f"objects/{obj['name']}", safe=_HEADER_SAFE),
         "ce-time": str(obj.get("updated") or obj.get("timeCreated") or message.get("publishTime")),
