@@ -9,7 +9,7 @@ SYSTEM_STAMP := .fashiontag/.system-deps
 NODE_STAMP := node_modules/.installed
 ARGS ?=
 
-.PHONY: deps test lint typecheck unit demo bench bench-loop stack-up stack-down model clean
+.PHONY: deps test test-fast lint typecheck unit demo bench bench-loop stack-up stack-down model clean
 
 deps: $(STAMP) $(SYSTEM_STAMP) $(NODE_STAMP)
 
@@ -39,6 +39,10 @@ typecheck: deps
 
 test: lint typecheck
 	$(BIN)/pytest $(ARGS)
+
+# Unit, deploy and function-level tests that need no emulators: a minute, not ten.
+test-fast: deps
+	$(BIN)/pytest -m "not e2e" $(ARGS)
 
 unit: deps
 	$(BIN)/pytest tests/unit $(ARGS)

@@ -24,6 +24,18 @@ _CLOUD_VARS = (
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e, and every test that needs the local stack, is an ``e2e`` test.
+
+    Function-level tests drive the real entry points, some of them against the emulators;
+    marking by the fixture too keeps ``make test-fast`` (``-m "not e2e"``) free of emulators.
+    """
+    e2e = Path(__file__).resolve().parent / "e2e"
+    for item in items:
+        if item.path.is_relative_to(e2e) or "stack_env" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[None]:
     """No test sees the developer's cloud settings; e2e tests get the stack's instead."""

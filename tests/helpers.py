@@ -7,7 +7,8 @@ import json
 import os
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import requests
 
@@ -22,15 +23,35 @@ def upload(name: str, data: bytes, content_type: str = "image/jpeg") -> tuple[st
     return generation, contract.product_id(config.upload_bucket(), name, generation)
 
 
+T = TypeVar("T")
+
+
+def wait_until(
+    probe: Callable[[], T | None], timeout_s: float, failure: Callable[[], str], interval_s: float = 0.1
+) -> T:
+    """The first result of ``probe`` that is not None or empty, polled every ``interval_s``.
+
+    The one bounded wait of the tests: after ``timeout_s`` the test fails with ``failure()``,
+    which can show the state the wait gave up on.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{failure()} (waited {timeout_s} s)")
+        time.sleep(interval_s)
+
+
 def wait_finished(product_id: str, timeout_s: float = 15.0) -> dict[str, Any]:
     """The product once terminal and published; fails the test after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def finished() -> dict[str, Any] | None:
         doc = store.get(product_id)
-        if doc and store.is_finished(doc):
-            return doc
-        time.sleep(0.1)
-    raise AssertionError(f"product {product_id} not finished within {timeout_s} s: {store.get(product_id)}")
+        return doc if doc and store.is_finished(doc) else None
+
+    return wait_until(finished, timeout_s, lambda: f"product {product_id} not finished: {store.get(product_id)}")
 
 
 def sign_in(email: str, password: str) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 
 import pytest
 
@@ -252,8 +251,13 @@ def test_settings_2nd_gen_would_refuse(copy: drift.Repo, old: str, new: str, mes
 
 
 def test_the_copy_is_a_copy(copy: drift.Repo, repo: drift.Repo) -> None:
-    # The breakages above must never reach the repository itself.
-    assert copy.root != repo.root and Path(copy.root).is_relative_to(copy.root.parent)
+    # The breakages above must never reach the repository itself: the copy lies outside it,
+    # and breaking a file of the copy leaves the repository's file as it was.
+    assert not copy.root.resolve().is_relative_to(repo.root.resolve())
+    original = (repo.infra / "main.tf").read_text()
+    edit(copy.infra / "main.tf", 'trainable_models = ["category", "attributes-trouser"]', "broken")
+    assert (repo.infra / "main.tf").read_text() == original
+    assert (copy.infra / "main.tf").read_text() != original
 
 
 def test_a_trainable_model_without_its_schedule(copy: drift.Repo) -> None:

@@ -12,8 +12,8 @@ from google.cloud import firestore
 
 from fashiontag import clients, contract, notifications, topology
 from fashiontag.contract import MANAGERS, NOTIFICATIONS, PUSH_OUTBOX, USERS
-from tests import corpus
-from tests.helpers import upload, wait_finished
+from tests import corpus, factories
+from tests.helpers import upload, wait_finished, wait_until
 
 
 def _wait_notifications(product_id: str, expected: set[str], timeout_s: float = 20.0) -> dict[str, Any]:
@@ -23,31 +23,28 @@ def _wait_notifications(product_id: str, expected: set[str], timeout_s: float = 
         .collection(NOTIFICATIONS)
         .where(filter=firestore.FieldFilter("product_id", "==", product_id))
     )
-    deadline = time.monotonic() + timeout_s
     found: dict[str, Any] = {}
-    while time.monotonic() < deadline:
+
+    def complete() -> dict[str, Any] | None:
+        nonlocal found
         found = {doc["to"]: doc for doc in ({"id": s.id, **(s.to_dict() or {})} for s in query.stream())}
-        if expected <= set(found):
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"notifications for {product_id} not there within {timeout_s} s: {found}")
+        return found if expected <= set(found) else None
+
+    return wait_until(complete, timeout_s, lambda: f"notifications for {product_id} not there: {found}")
 
 
 def _wait_document(path: str, timeout_s: float = 10.0) -> dict[str, Any]:
     ref = clients.firestore_client().document(path)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def existing() -> Any:
         snap = ref.get()
-        if snap.exists:
-            return snap.to_dict() or {}
-        time.sleep(0.1)
-    raise AssertionError(f"{path} not there within {timeout_s} s")
+        return snap if snap.exists else None
+
+    return wait_until(existing, timeout_s, lambda: f"{path} not there").to_dict() or {}
 
 
 def test_an_upload_notifies_its_seller(stack, seller) -> None:
-    clients.firestore_client().collection(USERS).document(seller).set(
-        {"email": f"{seller}@example.com", "role": "seller", "device_tokens": ["seller-phone"]}
-    )
+    factories.user(seller, contract.SELLER, ["seller-phone"])
     buf = io.BytesIO()
     corpus.garment_photo(3).save(buf, "JPEG", quality=90)
     _, product_id = upload(f"uploads/{seller}/jacket.jpg", buf.getvalue())

@@ -3,10 +3,7 @@ one promoted and served without a redeploy, rollback and delete through the regi
 
 from __future__ import annotations
 
-import base64
 import io
-import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +16,8 @@ from fashiontag import clients, config, contract, registry, retraining, store, s
 from fashiontag.local import stack as local_stack
 from fashiontag.local.stack import StackConfig
 from fashiontag.training import data
-from tests import corpus
-from tests.helpers import EventTap, upload, wait_finished
+from tests import corpus, events
+from tests.helpers import EventTap, upload, wait_finished, wait_until
 
 SOURCE = Path(__file__).resolve().parents[2] / "functions" / "retrain" / "main.py"
 MODEL = config.CATEGORY_MODEL_NAME
@@ -33,16 +30,9 @@ def model_events(stack: StackConfig) -> Iterator[EventTap]:
     tap.close()
 
 
-def _push(body: dict[str, Any], message_id: str) -> dict[str, Any]:
-    return {
-        "headers": {
-            "ce-specversion": "1.0",
-            "ce-id": message_id,
-            "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
-            "ce-source": "//pubsub.googleapis.com/projects/demo-fashiontag/topics/retrain-requests",
-        },
-        "json": {"message": {"data": base64.b64encode(json.dumps(body).encode()).decode(), "messageId": message_id}},
-    }
+def _push(body: dict[str, Any] | bytes, message_id: str) -> dict[str, Any]:
+    topic = contract.TOPIC_RETRAIN_REQUESTS
+    return events.request(events.pubsub_message(body, topic, f"{topic}-retrain", message_id=message_id))
 
 
 def _wait_run(request_id: str, timeout_s: float = 300) -> dict[str, Any]:
@@ -65,9 +55,7 @@ def test_invalid_requests_are_recorded_and_acknowledged(stack: StackConfig) -> N
     client = create_app("retrain", str(SOURCE), "cloudevent").test_client()
     assert client.post("/", **_push({"request_id": "bad", "model": "nope"}, "m3")).status_code == 200
     assert "no trainer" in (retraining.get_run("bad") or {})["error"]
-    poison = _push({}, "m4")
-    poison["json"]["message"]["data"] = base64.b64encode(b"not json").decode()
-    assert client.post("/", **poison).status_code == 200
+    assert client.post("/", **_push(b"not json", "m4")).status_code == 200
 
 
 @pytest.mark.training
@@ -99,15 +87,14 @@ def test_worse_is_refused_better_is_promoted_and_served(
     # 3. on_upload serves the promoted version without a redeploy (refresh every 5 s locally).
     buf = io.BytesIO()
     corpus.garment_photo(5).save(buf, "JPEG")
-    deadline = time.monotonic() + 30
-    served = None
-    n = 0
-    while time.monotonic() < deadline and served != better_version:
-        _, product_id = upload(f"uploads/{seller}/after-{n}.jpg", buf.getvalue())
-        served = wait_finished(product_id)["prediction"]["model"]["version"]
-        n += 1
-        time.sleep(1)
-    assert served == better_version
+    served: list[str] = []
+
+    def serves_better() -> bool:
+        _, product_id = upload(f"uploads/{seller}/after-{len(served)}.jpg", buf.getvalue())
+        served.append(wait_finished(product_id)["prediction"]["model"]["version"])
+        return served[-1] == better_version
+
+    wait_until(serves_better, 30, lambda: f"on_upload served {served}, never {better_version}", interval_s=1)
 
     # 4. Rollback and delete.
     assert registry.rollback(MODEL, "test")["version"] == weak_version

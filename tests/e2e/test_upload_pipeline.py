@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from fashiontag import clients, config, contract
 from tests import corpus
-from tests.helpers import EventTap, product_count, upload, wait_finished
+from tests.helpers import EventTap, product_count, upload, wait_finished, wait_until
 
 
 @pytest.fixture
@@ -88,12 +87,19 @@ def test_odd_but_valid_images_are_classified(stack, seller) -> None:
 
 def test_objects_outside_uploads_are_ignored(stack, seller) -> None:
     data = _jpeg(2)
-    for name in (f"derived/{seller}/x.jpg", "elsewhere/x.jpg", "uploads/x.jpg", f"uploads/{seller}/"):
+    # Names unique to this test, so the log lines below can only come from these uploads.
+    outside = (f"derived/{seller}/x.jpg", f"elsewhere/{seller}.jpg", f"uploads/{seller}.jpg", f"uploads/{seller}/")
+    for name in outside:
         upload(name, data)
-    # A control upload, sent last: once it is processed, the others would have been too.
     _, control = upload(f"uploads/{seller}/control.jpg", data)
     wait_finished(control)
-    time.sleep(0.5)
+    # Not vacuous: on_upload received every one of them and said it ignored it.
+    log = stack.state_dir / "logs" / "on_upload.log"
+    wait_until(
+        lambda: all(f"ignored {name}: not under" in log.read_text() for name in outside),
+        15,
+        lambda: f"on_upload did not report ignoring all of {outside}",
+    )
     assert product_count() == 1
 
 

@@ -7,7 +7,6 @@ themselves, so nothing but the test writes notifications meanwhile.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import threading
@@ -18,11 +17,13 @@ from typing import Any
 
 import pytest
 import requests
+from cloudevents.http import CloudEvent
 from functions_framework import create_app
 from google.cloud import firestore
 
 from fashiontag import clients, config, contract, topology
-from fashiontag.contract import MANAGERS, NOTIFICATIONS, PUSH_OUTBOX, USERS, notification_id
+from fashiontag.contract import MANAGERS, NOTIFICATIONS, OBJECT_FINALIZED, PUSH_OUTBOX, notification_id
+from tests import events, factories
 
 SOURCE = Path(__file__).resolve().parents[2] / "functions" / "notify" / "main.py"
 NOTIFY_SUBS = [s for s in topology.LOCAL_SUBSCRIPTIONS if s.target == "notify"]
@@ -65,42 +66,15 @@ def app(stack, paused_notify):
 
 def _cloud_event(
     body: dict[str, Any] | bytes, topic: str = contract.TOPIC_PRODUCT_EVENTS, attributes: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """The CloudEvent Eventarc (or functions-framework, from a push) hands a Pub/Sub function."""
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+) -> CloudEvent:
+    """What functions-framework hands notify for a push on ``topic``; attributes as publish sets them."""
     if attributes is None and isinstance(body, dict):
         attributes = {"type": str(body.get("type")), "event_id": str(body.get("event_id"))}
-    message_id = str(uuid.uuid4().int % 10**16)
-    project = config.project()
-    return {
-        "headers": {
-            "ce-specversion": "1.0",
-            "ce-id": message_id,
-            "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
-            "ce-source": f"//pubsub.googleapis.com/projects/{project}/topics/{topic}",
-            "ce-time": "2026-11-30T00:00:00Z",
-        },
-        "json": {
-            "message": {
-                "data": base64.b64encode(raw).decode(),
-                "attributes": attributes or {},
-                "messageId": message_id,
-                "publishTime": "2026-11-30T00:00:00Z",
-            },
-            "subscription": f"projects/{project}/subscriptions/{topic}-notify",
-        },
-    }
+    return events.pubsub_message(body, topic, f"{topic}-notify", attributes or {})
 
 
 def _deliver(app, body: dict[str, Any] | bytes, **kwargs: Any) -> int:
-    return int(app.test_client().post("/", **_cloud_event(body, **kwargs)).status_code)
-
-
-def _user(uid: str, role: str, tokens: list[str] | None = None) -> None:
-    doc: dict[str, Any] = {"email": f"{uid}@example.com", "role": role}
-    if tokens is not None:
-        doc["device_tokens"] = tokens
-    clients.firestore_client().collection(USERS).document(uid).set(doc)
+    return int(app.test_client().post("/", **events.request(_cloud_event(body, **kwargs))).status_code)
 
 
 def _notifications(**where: str) -> list[dict[str, Any]]:
@@ -234,15 +208,15 @@ def test_five_deliveries_one_after_another_give_one_notification_each(app, selle
 
 
 def test_five_concurrent_deliveries_give_one_notification_and_one_push_each(app, seller) -> None:
-    _user(seller, "seller", ["seller-phone"])
-    _user(f"m-{seller}", "manager", ["manager-phone"])
+    factories.user(seller, "seller", ["seller-phone"])
+    factories.user(f"m-{seller}", "manager", ["manager-phone"])
     event = _classified(seller)
     barrier = threading.Barrier(5)
     statuses: list[int] = []
 
     def deliver() -> None:
         client = app.test_client()
-        request = _cloud_event(event)
+        request = events.request(_cloud_event(event))
         barrier.wait()
         statuses.append(client.post("/", **request).status_code)
 
@@ -264,11 +238,11 @@ def test_five_concurrent_deliveries_give_one_notification_and_one_push_each(app,
 
 
 def test_push_outbox_gets_each_recipients_device_tokens(app, seller) -> None:
-    _user(seller, "seller", ["seller-phone", "seller-tablet"])
-    _user(f"m1-{seller}", "manager", ["m1-phone"])
-    _user(f"m2-{seller}", "manager", ["m2-phone", "m1-phone"])
-    _user(f"m3-{seller}", "manager")  # no devices
-    _user(f"b-{seller}", "buyer", ["buyer-phone"])
+    factories.user(seller, "seller", ["seller-phone", "seller-tablet"])
+    factories.user(f"m1-{seller}", "manager", ["m1-phone"])
+    factories.user(f"m2-{seller}", "manager", ["m2-phone", "m1-phone"])
+    factories.user(f"m3-{seller}", "manager")  # no devices
+    factories.user(f"b-{seller}", "buyer", ["buyer-phone"])
     event = _classified(seller)
     assert _deliver(app, event) == 200
 
@@ -288,7 +262,7 @@ def test_push_outbox_gets_each_recipients_device_tokens(app, seller) -> None:
 
 
 def test_no_push_for_a_user_without_devices(app, seller) -> None:
-    _user(seller, "seller", [])
+    factories.user(seller, "seller", [])
     event = _classified(seller, contract.AUTO_ACCEPTED)
     assert _deliver(app, event) == 200
     (notification,) = _notifications(product_id=event["product_id"])
@@ -319,14 +293,14 @@ def test_unknown_event_types_are_acknowledged_and_ignored(app) -> None:
 def test_a_raw_pubsub_push_like_the_stack_sends_is_handled(app, seller, stack) -> None:
     """functions-framework turns a push to /projects/P/topics/T into the CloudEvent."""
     event = _classified(seller)
-    envelope = _cloud_event(event)["json"]
+    envelope = _cloud_event(event).data
     path = f"/projects/{stack.project}/topics/{contract.TOPIC_PRODUCT_EVENTS}"
     assert app.test_client().post(path, json=envelope).status_code == 200
     assert set(_by_recipient(product_id=event["product_id"])) == {seller, MANAGERS}
 
 
 def test_other_cloud_event_types_are_ignored(app) -> None:
-    request = _cloud_event({"type": "product.classified", "event_id": "x"})
-    request["headers"]["ce-type"] = "google.cloud.storage.object.v1.finalized"
-    assert app.test_client().post("/", **request).status_code == 200
+    event = _cloud_event({"type": "product.classified", "event_id": "x"})
+    event["type"] = OBJECT_FINALIZED
+    assert app.test_client().post("/", **events.request(event)).status_code == 200
     assert _notifications() == []

@@ -16,9 +16,10 @@ import pytest
 from functions_framework import create_app
 
 from fashiontag import config, contract, store, topology
+from fashiontag.contract import OBJECT_FINALIZED
 from fashiontag.local import stack as local_stack
 from fashiontag.local.stack import StackConfig
-from tests import corpus
+from tests import corpus, events
 from tests.helpers import EventTap, product_count, upload, wait_finished
 
 SOURCE = Path(__file__).resolve().parents[2] / "functions" / "on_upload" / "main.py"
@@ -43,25 +44,8 @@ def app(stack):
     return create_app("on_upload", str(SOURCE), "cloudevent")
 
 
-def _event(name: str, generation: str, event_type: str = "google.cloud.storage.object.v1.finalized") -> dict[str, Any]:
-    bucket = config.upload_bucket()
-    return {
-        "headers": {
-            "ce-specversion": "1.0",
-            "ce-id": f"{name}#{generation}",
-            "ce-type": event_type,
-            "ce-source": f"//storage.googleapis.com/projects/_/buckets/{bucket}",
-            "ce-subject": f"objects/{name}",
-            "ce-time": "2026-11-30T00:00:00Z",
-        },
-        "json": {
-            "bucket": bucket,
-            "name": name,
-            "generation": generation,
-            "contentType": "image/jpeg",
-            "size": "1000",
-        },
-    }
+def _event(name: str, generation: str, event_type: str = OBJECT_FINALIZED) -> dict[str, Any]:
+    return events.request(events.storage_finalized(name, generation, event_type))
 
 
 def _jpeg(seed: int) -> bytes:
