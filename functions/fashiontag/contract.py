@@ -11,6 +11,7 @@ fashiontag and nothing outside the standard library, so every function bundle ma
 from __future__ import annotations
 
 import hashlib
+import re
 
 # --- Firestore collections -------------------------------------------------------------------
 
@@ -101,6 +102,20 @@ def product_id(bucket: str, name: str, generation: str) -> str:
 def notification_id(event_id: str, recipient: str) -> str:
     """``notifications/{id}`` of what one event tells one recipient."""
     return derived_id(event_id, recipient)
+
+
+# --- model versions --------------------------------------------------------------------------
+
+_RUNS = re.compile(r"\d+|\D+")
+
+
+def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """Sorts model versions as people count them: ``v2`` before ``v10``.
+
+    Shipped versions are ``v1``, ``v2``...; retraining names its own by time
+    (``20261130-031500-ab12cd``). Digit runs compare as numbers, the rest as text.
+    """
+    return tuple((0, int(run)) if run.isdigit() else (1, run) for run in _RUNS.findall(version))
 
 
 # --- storage paths ---------------------------------------------------------------------------

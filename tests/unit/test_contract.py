@@ -46,3 +46,10 @@ def test_upload_paths_round_trip_through_the_loop_guard() -> None:
 def test_the_auto_accept_rule() -> None:
     assert contract.status_for(0.9, 0.9) == contract.AUTO_ACCEPTED
     assert contract.status_for(0.89, 0.9) == contract.NEEDS_REVIEW
+
+
+def test_model_versions_sort_as_numbers() -> None:
+    versions = ["v10", "v2", "v1", "v9"]
+    assert sorted(versions, key=contract.version_key) == ["v1", "v2", "v9", "v10"]
+    stamped = ["20261201-000000-b", "20261130-031500-ab12cd", "20261130-031500-ab12ce"]
+    assert sorted(stamped, key=contract.version_key) == sorted(stamped)
