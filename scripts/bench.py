@@ -30,7 +30,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))
 
-from fashiontag import config, datasets, samples, store  # noqa: E402
+from fashiontag import config, datasets, products, samples  # noqa: E402
 from fashiontag.inference import CategoryModel  # noqa: E402
 from fashiontag.local import stack  # noqa: E402
 
@@ -92,7 +92,8 @@ def _photos(count: int, folder: Path) -> list[Path]:
 
 
 def bench_cold_start(cfg: stack.StackConfig, photos: list[Path], runs: int) -> dict[str, Any]:
-    from fashiontag import topology, uploads
+    from fashiontag import topology
+    from fashiontag.tools import uploads
 
     port = cfg.ports["classify"] + 10
     timings = []
@@ -130,7 +131,7 @@ def bench_cold_start(cfg: stack.StackConfig, photos: list[Path], runs: int) -> d
                     except requests.ConnectionError:
                         time.sleep(0.01)
                 elapsed = time.perf_counter() - started
-                doc = store.get(item.product_id)
+                doc = products.get(item.product_id)
                 assert r.ok and doc and doc.get("prediction"), (r.status_code, doc)
                 timings.append(elapsed)
             finally:
@@ -145,7 +146,7 @@ def bench_cold_start(cfg: stack.StackConfig, photos: list[Path], runs: int) -> d
 
 
 def bench_steady_rate(photos: list[Path], rate: float, duration_s: float) -> dict[str, Any]:
-    from fashiontag import uploads
+    from fashiontag.tools import uploads
 
     count = min(len(photos), int(rate * duration_s))
     interval = 1.0 / rate
@@ -162,7 +163,7 @@ def bench_steady_rate(photos: list[Path], rate: float, duration_s: float) -> dic
         for pid, at in sent.items():
             if pid in latencies:
                 continue
-            doc = store.get(pid)
+            doc = products.get(pid)
             written = (doc or {}).get("prediction", {}).get("at")
             if written:
                 latencies[pid] = (written.timestamp() - at) * 1000

@@ -29,8 +29,9 @@ sys.path.insert(0, str(ROOT / "functions"))
 import numpy as np  # noqa: E402
 from google.cloud import firestore  # noqa: E402
 
-from fashiontag import clients, config, contract, datasets, registry, retraining, samples, store, taxonomy, uploads  # noqa: E402
+from fashiontag import clients, config, contract, datasets, products, registry, retraining, samples, taxonomy  # noqa: E402
 from fashiontag.local import stack  # noqa: E402
+from fashiontag.tools import uploads  # noqa: E402
 from fashiontag.training import data  # noqa: E402
 
 SELLER = "bench-loop-seller"
@@ -66,21 +67,21 @@ def wait_products(truth: dict[str, int], timeout_s: float) -> dict[str, dict[str
     deadline = time.monotonic() + timeout_s
     while pending and time.monotonic() < deadline:
         for pid in list(pending):
-            doc = store.get(pid)
-            if doc and store.is_finished(doc):
+            doc = products.get(pid)
+            if doc and products.is_finished(doc):
                 done[pid] = doc
                 pending.discard(pid)
         time.sleep(1)
     return done
 
 
-def simulate_manager(products: dict[str, dict[str, Any]], truth: dict[str, int]) -> dict[str, int]:
+def simulate_manager(finished: dict[str, dict[str, Any]], truth: dict[str, int]) -> dict[str, int]:
     """Verify every classified product with its true category (what a careful manager does)."""
     labels = taxonomy.load().labels
     counts = {"verified": 0, "corrected": 0, "rejected_uploads": 0}
     batch = clients.firestore_client().batch()
     pending = 0
-    for pid, doc in products.items():
+    for pid, doc in finished.items():
         if doc["status"] == contract.REJECTED:
             counts["rejected_uploads"] += 1
             continue
@@ -88,7 +89,7 @@ def simulate_manager(products: dict[str, dict[str, Any]], truth: dict[str, int])
         counts["verified"] += 1
         counts["corrected"] += int(doc["prediction"]["category"]["label"] != true_label)
         batch.update(
-            store.product_ref(pid),
+            products.product_ref(pid),
             {
                 "status": contract.VERIFIED,
                 "spec.category": true_label,
@@ -135,19 +136,19 @@ def main() -> None:
             time.sleep(6)  # let on_upload pick up the promoted version (local refresh: 5 s)
             t_upload = time.monotonic()
             truth = upload_photos(extra, Path(tmp) / "photos", args.seed, args.workers)
-            products = wait_products(truth, 900)
+            finished = wait_products(truth, 900)
             upload_s = time.monotonic() - t_upload
-            served = {d["prediction"]["model"]["version"] for d in products.values() if d.get("prediction")}
+            served = {d["prediction"]["model"]["version"] for d in finished.values() if d.get("prediction")}
             pipeline_acc = np.mean(
                 [
                     d["prediction"]["category"]["label"] == taxonomy.load().labels[truth[p]]
-                    for p, d in products.items()
+                    for p, d in finished.items()
                     if d.get("prediction")
                 ]
             )
 
             print("3. the simulated manager verifies and corrects ...", flush=True)
-            counts = simulate_manager(products, truth)
+            counts = simulate_manager(finished, truth)
 
             print("4. retraining with the verified labels ...", flush=True)
             second = retraining.request(name, MANAGER, "bench-loop", epochs=args.epochs, bootstrap_limit=args.bootstrap)
@@ -161,7 +162,7 @@ def main() -> None:
         "date": dt.date.today().isoformat(),
         "bootstrap_images": args.bootstrap,
         "uploaded_images": len(extra),
-        "finished_products": len(products),
+        "finished_products": len(finished),
         "served_by_versions": sorted(served),
         "pipeline_accuracy_on_uploads": round(float(pipeline_acc), 4),
         "manager": counts,

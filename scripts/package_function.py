@@ -3,8 +3,9 @@
 A bundle is what ``gcloud functions deploy --source=OUT_DIR`` uploads, and nothing more:
 
     OUT_DIR/main.py, requirements.txt   the function folder functions/NAME (README excluded)
-    OUT_DIR/fashiontag/                 the shared package, without training/ (TensorFlow) and
-                                        local/ (emulator stack): neither may run in a function
+    OUT_DIR/fashiontag/                 the shared package, without training/ (TensorFlow),
+                                        local/ (emulator stack) and tools/ (the command line, the
+                                        demo): none of them may run in a function
     OUT_DIR/models/taxonomy.yaml        for functions declared ``models: taxonomy`` or ``category``
     OUT_DIR/models/category/VERSION/    for ``models: category``: the baseline model named by the
                                         function's FASHIONTAG_CATEGORY_MODEL_VERSION
@@ -28,7 +29,7 @@ if str(REPO) not in sys.path:  # run as a script: make ``scripts.deploy_plan`` i
 from scripts.deploy_plan import Spec, SpecError, load_spec  # noqa: E402
 
 # Sub-packages of fashiontag that never ship in a function.
-EXCLUDED_SUBPACKAGES = ("training", "local")
+EXCLUDED_SUBPACKAGES = ("training", "local", "tools")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache")
 
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from fashiontag import clients, config, contract, store
+from fashiontag import clients, config, contract, products
 
 
 def upload(name: str, data: bytes, content_type: str = "image/jpeg") -> tuple[str, str]:
@@ -48,10 +48,10 @@ def wait_finished(product_id: str, timeout_s: float = 15.0) -> dict[str, Any]:
     """The product once terminal and published; fails the test after ``timeout_s``."""
 
     def finished() -> dict[str, Any] | None:
-        doc = store.get(product_id)
-        return doc if doc and store.is_finished(doc) else None
+        doc = products.get(product_id)
+        return doc if doc and products.is_finished(doc) else None
 
-    return wait_until(finished, timeout_s, lambda: f"product {product_id} not finished: {store.get(product_id)}")
+    return wait_until(finished, timeout_s, lambda: f"product {product_id} not finished: {products.get(product_id)}")
 
 
 def sign_in(email: str, password: str) -> str:

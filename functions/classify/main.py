@@ -7,7 +7,7 @@ import logging
 import flask
 import functions_framework
 
-from fashiontag.classify_http import classify_request
+from fashiontag.classify_api import classify_request
 
 logging.basicConfig(level=logging.INFO)
 

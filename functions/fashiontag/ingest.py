@@ -2,7 +2,7 @@
 
 ``handle_finalized`` is what on_upload calls for each ``object.v1.finalized`` CloudEvent.
 It is idempotent: any number of deliveries of one object generation, also concurrent, leave
-one product and one published event (see ``store`` for the lease that makes that so).
+one product and one published event (see ``products`` for the lease that makes that so).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from PIL import Image
 
-from fashiontag import clients, config, contract, events, images, serving, store
+from fashiontag import clients, config, contract, events, images, products, serving
 from fashiontag.classification import Classified, classify_bytes
 from fashiontag.errors import Rejection, RetryLater
 from fashiontag.inference import CategoryModel
@@ -74,10 +74,10 @@ def handle_finalized(obj: StorageObject) -> str:
     }
     deadline = time.monotonic() + _WAIT_FOR_OWNER_S
     while True:
-        claim = store.claim(product_id, initial, owner)
-        if claim.state is store.ClaimState.DONE:
+        claim = products.claim(product_id, initial, owner)
+        if claim.state is products.ClaimState.DONE:
             return "duplicate"
-        if claim.state is store.ClaimState.OWNED:
+        if claim.state is products.ClaimState.OWNED:
             break
         if time.monotonic() > deadline:
             raise RetryLater(f"product {product_id} is being processed by another delivery")
@@ -91,7 +91,7 @@ def handle_finalized(obj: StorageObject) -> str:
         # Publish first, then write the outcome and the event record in one transaction: a crash
         # in between re-publishes the same event_id on retry, which consumers drop.
         event = _publish(seller_id, product_id, obj, doc)
-        if not store.complete(product_id, owner, fields, event):
+        if not products.complete(product_id, owner, fields, event):
             raise RetryLater(f"lost the lease on {product_id}")
     except BaseException:
         _release_quietly(product_id, owner)
@@ -237,6 +237,6 @@ def _publish(seller_id: str, product_id: str, obj: StorageObject, doc: dict[str,
 
 def _release_quietly(product_id: str, owner: str) -> None:
     try:
-        store.release(product_id, owner)
+        products.release(product_id, owner)
     except Exception:  # the lease expires by itself; the original error matters more
         log.warning("could not release the lease on %s", product_id, exc_info=True)

@@ -15,7 +15,7 @@ import numpy as np
 from google.cloud import firestore
 from PIL import Image
 
-from fashiontag import clients, config, contract, store
+from fashiontag import clients, config, contract, products
 from fashiontag.inference import CategoryModel
 
 log = logging.getLogger(__name__)
@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 
 def rescore_needs_review(model: CategoryModel) -> dict[str, int]:
     """Re-score every ``needs_review`` product with ``model``; returns counts of what happened."""
-    products = clients.firestore_client().collection(contract.PRODUCTS)
-    query = products.where(filter=firestore.FieldFilter("status", "==", contract.NEEDS_REVIEW))
+    collection = clients.firestore_client().collection(contract.PRODUCTS)
+    query = collection.where(filter=firestore.FieldFilter("status", "==", contract.NEEDS_REVIEW))
     counts = {"rescored": 0, "auto_accepted": 0, "skipped": 0}
     bucket = clients.storage_client().bucket(config.upload_bucket())
     for snap in query.stream():
@@ -45,7 +45,7 @@ def rescore_needs_review(model: CategoryModel) -> dict[str, int]:
 
 
 def _apply(product_id: str, version: str, category: dict[str, Any], model: dict[str, str]) -> str:
-    ref = store.product_ref(product_id)
+    ref = products.product_ref(product_id)
 
     @firestore.transactional
     def run(txn: firestore.Transaction) -> str:

@@ -30,6 +30,7 @@ from packaging.utils import canonicalize_name
 from fashiontag import topology as real_topology
 from scripts import deploy_plan
 from scripts.deploy_plan import Function, Spec, SpecError
+from scripts.package_function import EXCLUDED_SUBPACKAGES
 from tests.deploy import terraform as tf
 
 # Cloud Run functions (2nd gen) limits and choices the declaration must respect.
@@ -235,9 +236,9 @@ def _env_reads(source: str) -> tuple[tuple[str, int], ...]:
 
 
 def shipped_modules(repo: Repo) -> list[Path]:
-    """The package's modules as a bundle carries them (no training/, no local/)."""
+    """The package's modules as a bundle carries them (no training/, local/ or tools/)."""
     return sorted(
-        p for p in repo.package.rglob("*.py") if p.relative_to(repo.package).parts[0] not in ("training", "local")
+        p for p in repo.package.rglob("*.py") if p.relative_to(repo.package).parts[0] not in EXCLUDED_SUBPACKAGES
     )
 
 
@@ -947,7 +948,7 @@ def check_bundles(repo: Repo, spec: Spec, forbidden: Sequence[str] = ("tensorflo
         problems += _lock_mismatches(repo, requirements)
         reach = reachable(repo, repo.functions / folder / "main.py")
         for module in sorted(reach.own):
-            if module.split(".")[1:2] in (["training"], ["local"]):
+            if len(parts := module.split(".")) > 1 and parts[1] in EXCLUDED_SUBPACKAGES:
                 problems.append(f"{folder}: reaches {module}, which the bundle leaves out")
         for module in sorted(reach.lazy | reach.eager):
             if module.split(".")[0] in forbidden:

@@ -275,7 +275,7 @@ def test_the_training_image_without_a_package_the_job_imports(copy: drift.Repo) 
 
 
 def test_a_training_image_that_runs_something_else(copy: drift.Repo) -> None:
-    edit(copy.root / "infra" / "training" / "Dockerfile", '"fashiontag.training.job"', '"fashiontag.cli"')
+    edit(copy.root / "infra" / "training" / "Dockerfile", '"fashiontag.training.job"', '"fashiontag.tools.cli"')
     assert reported(problems(copy), "Dockerfile: the entrypoint must run python -m fashiontag.training.job")
 
 

@@ -59,12 +59,12 @@ def test_each_bundle_installs_what_its_code_imports_and_no_tensorflow(repo: drif
 
 def test_the_checker_sees_the_queries_and_reads_it_must_see(repo: drift.Repo) -> None:
     # Guards the checks themselves: an AST walk that silently found nothing would pass everything.
-    queries = [q for q in drift.firestore_queries(repo) if q.where.endswith("store.py:list_products")]
+    queries = [q for q in drift.firestore_queries(repo) if q.where.endswith("products.py:list_products")]
     assert [(q.collection, q.filters) for q in queries] == [("products", (("status", "=="),))]
     reads = drift.env_reads(repo.package / "config.py")
     assert {"GOOGLE_CLOUD_PROJECT", "FASHIONTAG_UPLOAD_BUCKET", "FASHIONTAG_MODELS_ROOT"} <= set(reads)
     reach = drift.reachable(repo, repo.functions / "on_upload" / "main.py")
-    assert {"fashiontag.ingest", "fashiontag.store"} <= reach.own
+    assert {"fashiontag.ingest", "fashiontag.products"} <= reach.own
     assert "google.cloud.firestore" in reach.eager
 
 

@@ -24,7 +24,7 @@ def test_a_bundle_has_the_function_the_package_and_the_active_model(tmp_path: Pa
     files = _relative(package_function.package("on_upload", out), out)
     assert {"main.py", "requirements.txt", "fashiontag/__init__.py", "fashiontag/ingest.py"} <= files
     assert {"models/taxonomy.yaml", "models/category/v1/model.tflite", "models/category/v1/model.json"} <= files
-    assert not any(f.startswith(("fashiontag/training/", "fashiontag/local/")) for f in files)
+    assert not any(f.startswith(("fashiontag/training/", "fashiontag/local/", "fashiontag/tools/")) for f in files)
     assert not any("__pycache__" in f or f.endswith(".pyc") or f.startswith("README") for f in files)
     # Only the declared model version: no other folder under models/category.
     assert {f.split("/")[2] for f in files if f.startswith("models/category/")} == {"v1"}

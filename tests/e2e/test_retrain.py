@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from functions_framework import create_app
 
-from fashiontag import clients, config, contract, registry, retraining, store, synthetic
+from fashiontag import clients, config, contract, products, registry, retraining, synthetic
 from fashiontag.local import stack as local_stack
 from fashiontag.local.stack import StackConfig
 from fashiontag.training import data
@@ -117,14 +117,14 @@ def test_enough_new_labels_request_a_retraining(
     monkeypatch.setenv("FASHIONTAG_AUTO_RETRAIN_LABELS", "3")
     tap = EventTap(stack.url("pubsub"), stack.project, contract.TOPIC_RETRAIN_REQUESTS)
     client = create_app("retrain", str(SOURCE), "cloudevent").test_client()
-    products = clients.firestore_client().collection(contract.PRODUCTS)
+    collection = clients.firestore_client().collection(contract.PRODUCTS)
     reviewed = {"type": "product.reviewed", "product_id": "p0", "status": contract.VERIFIED}
     try:
         for n in range(2):
-            products.document(f"p{n}").set({"status": contract.VERIFIED, "spec": {"category": "bag"}})
+            collection.document(f"p{n}").set({"status": contract.VERIFIED, "spec": {"category": "bag"}})
         assert client.post("/", **_push(reviewed, "r1")).status_code == 200
         assert tap.drain(settle_s=0.5) == []  # two labels: not yet
-        products.document("p2").set({"status": contract.PUBLISHED, "spec": {"category": "bag"}})
+        collection.document("p2").set({"status": contract.PUBLISHED, "spec": {"category": "bag"}})
         assert client.post("/", **_push(reviewed, "r2")).status_code == 200
         assert client.post("/", **_push({**reviewed, "type": "product.classified"}, "r3")).status_code == 200
         requests_seen = tap.drain()
@@ -156,7 +156,7 @@ def test_attribute_retraining_learns_from_corrections_and_is_gated(
     _, product_id = upload(f"uploads/{seller}/jeans.jpg", corpus.jpeg(synthetic.render_trouser(truth, rng)))
     wait_finished(product_id)
     spec = {"category": "trouser", "attributes": {"fit": truth["fit"], "fade": truth["fade"]}, "source": "manager"}
-    store.product_ref(product_id).update({"status": contract.VERIFIED, "spec": spec})
+    products.product_ref(product_id).update({"status": contract.VERIFIED, "spec": spec})
     assert retraining.labels_since_active(name) == 1
 
     # A deliberately poor candidate (300 renders, 2 epochs) against the shipped v1.
@@ -182,7 +182,7 @@ def test_attribute_retraining_learns_from_corrections_and_is_gated(
 def test_an_attribute_model_is_registered_promoted_and_listed(
     stack: StackConfig, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from fashiontag import cli
+    from fashiontag.tools import cli
 
     folder = Path(__file__).resolve().parents[2] / "models" / "attributes-trouser" / "v1"
     assert cli.main(["models", "register", "--dir", str(folder), "--model", "attributes-trouser"]) == 0

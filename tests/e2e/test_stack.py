@@ -26,7 +26,7 @@ def _cli(*args: str, state_dir: Path, port_base: int) -> subprocess.CompletedPro
     cmd = [
         sys.executable,
         "-m",
-        "fashiontag.cli",
+        "fashiontag.tools.cli",
         *args,
         "--state-dir",
         str(state_dir),

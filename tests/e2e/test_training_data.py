@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fashiontag import contract, datasets, store, synthetic
+from fashiontag import contract, datasets, products, synthetic
 from fashiontag.local.stack import StackConfig
 from fashiontag.training import data
 from tests import corpus
@@ -12,7 +12,7 @@ from tests.helpers import upload, wait_finished
 
 
 def _verify(product_id: str, spec: dict[str, object]) -> None:
-    store.product_ref(product_id).update({"status": contract.VERIFIED, "spec": spec})
+    products.product_ref(product_id).update({"status": contract.VERIFIED, "spec": spec})
 
 
 def test_category_data_takes_verified_inputs_with_the_managers_label(stack: StackConfig, seller: str) -> None:

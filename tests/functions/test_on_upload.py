@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from functions_framework import create_app
 
-from fashiontag import config, contract, store, topology
+from fashiontag import config, contract, products, topology
 from fashiontag.contract import OBJECT_FINALIZED
 from fashiontag.local import stack as local_stack
 from fashiontag.local.stack import StackConfig
@@ -57,8 +57,8 @@ def test_one_delivery_classifies(app, seller, paused_pipeline) -> None:
     generation, product_id = upload(name, _jpeg(10))
     response = app.test_client().post("/", **_event(name, generation))
     assert response.status_code == 200
-    doc = store.get(product_id)
-    assert doc and store.is_finished(doc)
+    doc = products.get(product_id)
+    assert doc and products.is_finished(doc)
     assert doc["status"] in (contract.AUTO_ACCEPTED, contract.NEEDS_REVIEW)
 
 
@@ -91,7 +91,7 @@ def test_redelivery_after_completion_changes_nothing(app, seller, product_events
     before = wait_finished(product_id)  # delivered by the running pipeline
     for _ in range(3):
         assert app.test_client().post("/", **_event(name, generation)).status_code == 200
-    after = store.get(product_id)
+    after = products.get(product_id)
     assert after == before
     assert len([e for e in product_events.drain() if e["data"]["product_id"] == product_id]) == 1
 
@@ -101,7 +101,7 @@ def test_abandoned_processing_is_taken_over(app, seller, paused_pipeline) -> Non
     generation, product_id = upload(name, _jpeg(13))
     # A delivery that claimed the product and then died: its lease has run out.
     expired = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
-    store.product_ref(product_id).set(
+    products.product_ref(product_id).set(
         {
             "seller_id": seller,
             "status": contract.RECEIVED,
@@ -110,8 +110,8 @@ def test_abandoned_processing_is_taken_over(app, seller, paused_pipeline) -> Non
         }
     )
     assert app.test_client().post("/", **_event(name, generation)).status_code == 200
-    doc = store.get(product_id)
-    assert doc and store.is_finished(doc) and doc["attempts"] == 2
+    doc = products.get(product_id)
+    assert doc and products.is_finished(doc) and doc["attempts"] == 2
 
 
 def test_a_live_lease_makes_a_duplicate_ask_for_a_retry(app, seller, paused_pipeline, monkeypatch) -> None:
@@ -119,7 +119,7 @@ def test_a_live_lease_makes_a_duplicate_ask_for_a_retry(app, seller, paused_pipe
     name = f"uploads/{seller}/busy.jpg"
     generation, product_id = upload(name, _jpeg(14))
     held = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=60)
-    store.product_ref(product_id).set(
+    products.product_ref(product_id).set(
         {
             "seller_id": seller,
             "status": contract.RECEIVED,
@@ -129,7 +129,7 @@ def test_a_live_lease_makes_a_duplicate_ask_for_a_retry(app, seller, paused_pipe
     )
     response = app.test_client().post("/", **_event(name, generation))
     assert response.status_code == 500  # not acknowledged: Pub/Sub/Eventarc will deliver it again
-    doc = store.get(product_id)
+    doc = products.get(product_id)
     assert doc is not None and doc["status"] == contract.RECEIVED
 
 
@@ -140,7 +140,7 @@ def test_deleted_object_is_rejected_not_retried(app, seller, paused_pipeline) ->
 
     clients.storage_client().bucket(config.upload_bucket()).blob(name).delete()
     assert app.test_client().post("/", **_event(name, generation)).status_code == 200
-    doc = store.get(product_id)
+    doc = products.get(product_id)
     assert doc and doc["status"] == contract.REJECTED and doc["rejection"]["code"] == "upload_missing"
 
 
@@ -167,11 +167,11 @@ def test_a_file_that_crashes_every_attempt_ends_rejected(
     # Each failed attempt is left to Pub/Sub to retry, with the lease released for the next one.
     for attempt in range(1, 5):
         assert client.post("/", **_event(name, generation)).status_code == 500
-        doc = store.get(product_id)
+        doc = products.get(product_id)
         assert doc and doc["status"] == contract.RECEIVED and doc["attempts"] == attempt and "lease" not in doc
     assert client.post("/", **_event(name, generation)).status_code == 200
-    doc = store.get(product_id)
-    assert doc and store.is_finished(doc)
+    doc = products.get(product_id)
+    assert doc and products.is_finished(doc)
     assert doc["status"] == contract.REJECTED and doc["rejection"]["code"] == "processing_failed"
     events = [e for e in product_events.drain() if e["data"]["product_id"] == product_id]
     assert [e["data"]["type"] for e in events] == ["product.rejected"]

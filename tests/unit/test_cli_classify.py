@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from fashiontag import cli, taxonomy
+from fashiontag import taxonomy
+from fashiontag.tools import cli
 from tests import corpus
 
 VALID = ["exif-6.jpg", "photo.webp", "cmyk.jpg", corpus.NON_ASCII_NAME]
@@ -143,8 +144,8 @@ def test_serving_modules_never_import_tensorflow(folder: Path) -> None:
     script = textwrap.dedent(
         f"""
         import sys
-        import fashiontag.cli, fashiontag.classification, fashiontag.ingest, fashiontag.inference
-        assert fashiontag.cli.main(["classify", {str(folder / "photo.webp")!r}, "--json"]) == 0
+        import fashiontag.tools.cli, fashiontag.classification, fashiontag.ingest, fashiontag.inference
+        assert fashiontag.tools.cli.main(["classify", {str(folder / "photo.webp")!r}, "--json"]) == 0
         loaded = sorted(m for m in sys.modules if m == "tensorflow" or m.startswith(("tensorflow.", "keras")))
         assert not loaded, loaded
         """

@@ -18,7 +18,7 @@ from typing import Any
 
 from google.cloud import firestore
 
-from fashiontag import clients, contract, events, store, taxonomy
+from fashiontag import clients, contract, events, products, taxonomy
 from fashiontag.admin.errors import Conflict, Invalid, NotFound
 from fashiontag.admin.identity import Principal
 from fashiontag.contract import HISTORY
@@ -161,14 +161,14 @@ def queue(flt: QueueFilter) -> list[dict[str, Any]]:
 
 
 def get_product(product_id: str) -> dict[str, Any]:
-    doc = store.get(check_id(product_id))
+    doc = products.get(check_id(product_id))
     if doc is None:
         raise NotFound("No such product.")
     return {"id": product_id, **doc}
 
 
 def history(product_id: str) -> list[dict[str, Any]]:
-    ref = store.product_ref(check_id(product_id)).collection(HISTORY)
+    ref = products.product_ref(check_id(product_id)).collection(HISTORY)
     entries = [snap.to_dict() or {} for snap in ref.stream()]
     return sorted(entries, key=lambda e: int(e.get("n", 0)))
 
@@ -238,7 +238,7 @@ def _state(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _apply(product_id: str, by: Principal, action: str, change: Change) -> Outcome:
     """Run ``change`` on the product in a transaction with its history entry, then announce it."""
-    ref = store.product_ref(check_id(product_id))
+    ref = products.product_ref(check_id(product_id))
     db = clients.firestore_client()
 
     @firestore.transactional

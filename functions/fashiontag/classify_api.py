@@ -1,4 +1,6 @@
-"""The classify HTTP function's request handling, kept out of ``main.py`` to stay testable.
+"""The classify function's API: one image classified on demand, and re-scoring after a promotion.
+
+Kept out of ``main.py`` to stay testable.
 
 - ``POST`` an image as the body (any image content type), or JSON
   ``{"uri": "gs://bucket/name"}``; ``?version=V`` (or ``"version"`` in the JSON) picks a

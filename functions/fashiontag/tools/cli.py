@@ -104,7 +104,7 @@ def _expand(paths: Sequence[Path]) -> Iterator[Path]:
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
-    from fashiontag import uploads
+    from fashiontag.tools import uploads
 
     _use_stack_env(args)
     files = list(_expand(args.paths))
@@ -118,16 +118,16 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
 
 def cmd_products(args: argparse.Namespace) -> int:
-    from fashiontag import store
+    from fashiontag import products
 
     _use_stack_env(args)
-    products = sorted(store.list_products(args.status), key=lambda p: str(p.get("created_at", "")))
+    rows = sorted(products.list_products(args.status), key=lambda p: str(p.get("created_at", "")))
     if args.json:
-        for product in products:
+        for product in rows:
             print(json.dumps(product, default=str, ensure_ascii=False))
         return 0
     print(f"{'product':<12} {'seller':<14} {'status':<13} {'category':<12} {'conf':>5}  file")
-    for p in products:
+    for p in rows:
         category = p.get("prediction", {}).get("category", {})
         label = category.get("label") or p.get("rejection", {}).get("code", "")
         conf = f"{category['confidence']:.2f}" if "confidence" in category else ""
@@ -256,7 +256,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from fashiontag import demo
+    from fashiontag.tools import demo
 
     return demo.run(_stack_config(args), once=args.once, count=args.count)
 

@@ -13,9 +13,10 @@ import signal
 import time
 from typing import Any
 
-from fashiontag import config, contract, datasets, samples, store, synthetic, taxonomy, uploads
+from fashiontag import config, contract, datasets, products, samples, synthetic, taxonomy
 from fashiontag.admin import demo_users
 from fashiontag.local import stack
+from fashiontag.tools import uploads
 
 DEMO_SELLER = "demo-seller"
 SAMPLE_SEED = 2026
@@ -30,8 +31,8 @@ def wait_for_products(product_ids: list[str], timeout_s: float) -> dict[str, dic
     while len(found) < len(product_ids) and time.monotonic() < deadline:
         for pid in product_ids:
             if pid not in found:
-                doc = store.get(pid)
-                if doc and store.is_finished(doc):
+                doc = products.get(pid)
+                if doc and products.is_finished(doc):
                     found[pid] = doc
         time.sleep(0.2)
     return found
@@ -44,13 +45,13 @@ def _trouser_attributes(cfg: stack.StackConfig, count: int = TROUSERS) -> None:
         synthetic.write_dataset(folder, count, SAMPLE_SEED)
     rows = synthetic.read_dataset(folder)
     items = uploads.upload_files([folder / row["file"] for row in rows], DEMO_SELLER, progress=False)
-    products = wait_for_products([item.product_id for item in items], WAIT_S)
+    finished = wait_for_products([item.product_id for item in items], WAIT_S)
     families = list(synthetic.TROUSER_FAMILIES)
     print(f"\nattributes of {count} SYNTHETIC trousers (predicted, and the true value where it differs):")
     print(f"{'file':<18} {'category':<9} " + " ".join(f"{f:<14}" for f in families) + " colours")
     right = total = 0
     for row, item in zip(rows, items, strict=True):
-        prediction = products.get(item.product_id, {}).get("prediction", {})
+        prediction = finished.get(item.product_id, {}).get("prediction", {})
         cells = []
         for family in families:
             predicted = prediction.get("attributes", {}).get(family, {}).get("label", "-")
@@ -95,13 +96,13 @@ def _run(cfg: stack.StackConfig, once: bool, count: int) -> int:
         item = uploads.upload_files([path], DEMO_SELLER, progress=False)[0]
         uploaded_at[item.product_id] = time.time()
         done.append(item)
-    products = wait_for_products([d.product_id for d in done], WAIT_S)
+    finished = wait_for_products([d.product_id for d in done], WAIT_S)
 
     print()
     print(f"{'file':<16} {'true label':<12} {'predicted':<12} {'conf':>5}  {'status':<13} {'latency':>9}")
     correct = 0
     for item in done:
-        doc = products.get(item.product_id, {})
+        doc = finished.get(item.product_id, {})
         true_label = labels[truth[item.path.name]]
         category = doc.get("prediction", {}).get("category", {})
         predicted = category.get("label") or doc.get("rejection", {}).get("code", "-")
@@ -113,7 +114,7 @@ def _run(cfg: stack.StackConfig, once: bool, count: int) -> int:
             f"{item.path.name:<16} {true_label:<12} {predicted:<12} {conf:>5}  "
             f"{doc.get('status', 'pending'):<13} {shown:>9}"
         )
-    missing = len(done) - len(products)
+    missing = len(done) - len(finished)
     print(
         f"\naccuracy: {correct}/{len(done)} = {correct / len(done):.1%}"
         + (f"; {missing} not finished within {WAIT_S:.0f} s" if missing else "")
