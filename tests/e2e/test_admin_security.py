@@ -1,6 +1,6 @@
 """Security of the admin function, over HTTP against the stack's running admin server.
 
-Every /api and /views route (``web.ROUTE_ROLES`` lists them all) refuses a missing, malformed,
+Every /api and /views route (``access.ROUTE_ROLES`` lists them all) refuses a missing, malformed,
 expired or role-less token with 401/403, and every role it does not allow with 403; none of
 those requests changes Firestore, the bucket or publishes anything. Sellers cannot reach
 another seller's products; scripts in messages and feedback come back as inert text.
@@ -22,7 +22,7 @@ from firebase_admin import auth
 from google.cloud import firestore
 
 from fashiontag import clients, config, contract
-from fashiontag.admin import identity, web
+from fashiontag.admin import access, identity, web
 from fashiontag.local.stack import StackConfig
 from tests.helpers import EventTap, sign_in
 
@@ -103,7 +103,7 @@ BODIES = {
 
 def _routes() -> list[tuple[str, str, tuple[str, ...]]]:
     web.create_app()  # registers every guarded route in ROUTE_ROLES
-    return sorted((method, rule, roles) for (method, rule), roles in web.ROUTE_ROLES.items())
+    return sorted((method, rule, roles) for (method, rule), roles in access.ROUTE_ROLES.items())
 
 
 def _call(base: str, method: str, rule: str, token: str | None, scheme: str = "Bearer") -> requests.Response:
@@ -143,7 +143,7 @@ def test_every_route_is_guarded(stack: StackConfig) -> None:
         r.rule
         for r in app.url_map.iter_rules()
         if r.rule.startswith(("/api/", "/views/"))
-        and not all((m, r.rule) in web.ROUTE_ROLES for m in (r.methods or set()) - {"HEAD", "OPTIONS"})
+        and not all((m, r.rule) in access.ROUTE_ROLES for m in (r.methods or set()) - {"HEAD", "OPTIONS"})
     ]
     assert unguarded == []
 

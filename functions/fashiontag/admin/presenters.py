@@ -1,0 +1,63 @@
+"""What the pages and the JSON show of stored documents: formatting and the views of a product.
+
+Routes fetch and authorise; these functions only shape what was fetched, so a change to what a
+role sees is made here, once for its page and its JSON alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fashiontag import taxonomy
+from fashiontag.admin import review
+from fashiontag.admin.identity import Principal
+
+
+def when(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return ""
+
+
+def percent(value: Any) -> str:
+    return f"{float(value) * 100:.0f}%" if isinstance(value, int | float) else "-"
+
+
+def public_product(product: dict[str, Any]) -> dict[str, Any]:
+    """What a buyer sees of a published product: its specification, nothing about the seller."""
+    tax = taxonomy.load()
+    spec = product.get("spec") or {}
+    label = spec.get("category", "")
+    category = tax.category(label) if label in tax.labels else None
+    families = {f.id: f.name for f in category.families} if category else {}
+    return {
+        "id": product["id"],
+        "category": label,
+        "category_name": category.name if category else label,
+        "attributes": {families.get(k, k): v.replace("_", " ") for k, v in (spec.get("attributes") or {}).items()},
+        "colours": review.colour_names(spec),
+        "published_at": product.get("published_at"),
+    }
+
+
+def seller_row(doc: dict[str, Any]) -> dict[str, Any]:
+    category = doc.get("prediction", {}).get("category", {})
+    label = (doc.get("spec") or {}).get("category") or category.get("label")
+    names = {c.id: c.name for c in taxonomy.load().categories}
+    return {
+        "id": doc["id"],
+        "file": str(doc.get("image", {}).get("name", "")).split("/", 2)[-1],
+        "status": doc.get("status"),
+        "category": label,
+        "category_name": names.get(label, label),
+        "confidence": category.get("confidence"),
+        "rejection": (doc.get("rejection") or {}).get("message"),
+        "created_at": doc.get("created_at"),
+        "updated_at": doc.get("updated_at"),
+    }
+
+
+def seller_products(principal: Principal) -> list[dict[str, Any]]:
+    rows = review.queue(review.QueueFilter(status="all", seller=principal.uid, sort="newest", limit=500))
+    return [seller_row(doc) for doc in rows]

@@ -1,0 +1,19 @@
+"""The admin app's routes, one blueprint per audience; ``web.create_app`` registers them all.
+
+- ``shared``: the page shell, and what every signed-in role may ask (products it may see,
+  notifications, messages)
+- ``managers``: the review queue, corrections, users, activity, models and retraining
+- ``sellers``: upload sessions and the seller's own products
+- ``buyers``: the catalogue of published products (managers may look too)
+
+Every ``/views`` and ``/api`` route is declared with ``access.guarded``, which checks the token
+and the role before the view runs and lists the route in ``access.ROUTE_ROLES``.
+"""
+
+from __future__ import annotations
+
+import flask
+
+from fashiontag.admin.routes import buyers, managers, sellers, shared
+
+BLUEPRINTS: tuple[flask.Blueprint, ...] = (shared.bp, managers.bp, sellers.bp, buyers.bp)

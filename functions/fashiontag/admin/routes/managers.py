@@ -1,0 +1,134 @@
+"""Managers: the review queue, corrections, verification, publication, users, activity, models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask
+
+from fashiontag import config, retraining, taxonomy
+from fashiontag.admin import identity, messaging, models_view, presenters, review
+from fashiontag.admin.access import guarded
+from fashiontag.admin.errors import Invalid
+from fashiontag.admin.identity import Principal
+from fashiontag.admin.transport import json_body
+from fashiontag.contract import MANAGER, ROLES
+
+bp = flask.Blueprint("managers", __name__)
+
+
+@guarded(bp, "/api/products", (MANAGER,))
+def queue_json(p: Principal) -> Any:
+    flt = review.QueueFilter.from_args(flask.request.args)
+    return {"products": [presenters.seller_row(d) | {"seller_id": d.get("seller_id")} for d in review.queue(flt)]}
+
+
+@guarded(bp, "/views/queue", (MANAGER,))
+def queue_view(p: Principal) -> Any:
+    flt = review.QueueFilter.from_args(flask.request.args)
+    tax = taxonomy.load()
+    return flask.render_template(
+        "queue.html",
+        me=p,
+        flt=flt,
+        products=review.queue(flt),
+        taxonomy=tax,
+        category_names={c.id: c.name for c in tax.categories},
+        statuses=review.STATUS_CHOICES,
+        threshold=config.auto_accept_threshold(),
+    )
+
+
+@guarded(bp, "/api/products/<product_id>/spec", (MANAGER,), ("POST",))
+def product_edit(p: Principal, product_id: str) -> Any:
+    body = json_body()
+    return review.edit(product_id, p, body.get("category"), body.get("attributes"), body.get("colours")).as_dict()
+
+
+@guarded(bp, "/api/products/<product_id>/verify", (MANAGER,), ("POST",))
+def product_verify(p: Principal, product_id: str) -> Any:
+    return review.verify(product_id, p).as_dict()
+
+
+@guarded(bp, "/api/products/<product_id>/publish", (MANAGER,), ("POST",))
+def product_publish(p: Principal, product_id: str) -> Any:
+    return review.publish(product_id, p).as_dict()
+
+
+@guarded(bp, "/api/verify-many", (MANAGER,), ("POST",))
+def verify_many(p: Principal) -> Any:
+    body = json_body()
+    return review.verify_many(body.get("ids"), body.get("threshold"), p)
+
+
+@guarded(bp, "/api/notifications", (MANAGER,), ("POST",))
+def notice_send(p: Principal) -> Any:
+    body = json_body()
+    sent = messaging.send_notice(
+        p, body.get("to"), body.get("title"), body.get("body"), body.get("product_id"), body.get("request_id")
+    )
+    return sent, 201
+
+
+@guarded(bp, "/api/users", (MANAGER,))
+def users_json(p: Principal) -> Any:
+    role = flask.request.args.get("role") or None
+    if role and role not in ROLES:
+        raise Invalid(f"'{role}' is not a role")
+    users = identity.list_users(role)
+    return {"users": [{k: u.get(k) for k in ("uid", "email", "role", "display_name")} for u in users]}
+
+
+@guarded(bp, "/views/messages", (MANAGER,))
+def messages_view(p: Principal) -> Any:
+    from_role = flask.request.args.get("from_role", "")
+    return flask.render_template(
+        "messages.html",
+        me=p,
+        from_role=from_role,
+        messages=messaging.messages_for(p, from_role),
+        notifications=messaging.notifications_for(p),
+        users=identity.list_users(),
+    )
+
+
+@guarded(bp, "/api/activity", (MANAGER,))
+def activity_json(p: Principal) -> Any:
+    return {"history": review.activity(), "messages": messaging.recent_messages()}
+
+
+@guarded(bp, "/views/activity", (MANAGER,))
+def activity_view(p: Principal) -> Any:
+    entries = [{"kind": "history", **e} for e in review.activity()]
+    entries += [{"kind": "message", "at": m.get("created_at"), **m} for m in messaging.recent_messages()]
+    entries.sort(key=lambda e: str(e.get("at") or ""), reverse=True)
+    return flask.render_template("activity.html", me=p, entries=entries[:150])
+
+
+@guarded(bp, "/api/models", (MANAGER,))
+def models_json(p: Principal) -> Any:
+    return {"models": models_view.models(), "runs": models_view.runs()}
+
+
+@guarded(bp, "/views/models", (MANAGER,))
+def models_page(p: Principal) -> Any:
+    return flask.render_template(
+        "models.html",
+        me=p,
+        models=models_view.models(),
+        runs=models_view.runs(),
+        trainable=retraining.TRAINABLE_MODELS,
+    )
+
+
+@guarded(bp, "/api/models/<name>/versions/<version>/files/<file_name>", (MANAGER,))
+def model_file(p: Principal, name: str, version: str, file_name: str) -> Any:
+    data, content_type = models_view.report_file(name, version, file_name)
+    return flask.Response(data, content_type=content_type)
+
+
+@guarded(bp, "/api/retrain", (MANAGER,), ("POST",))
+def retrain(p: Principal) -> Any:
+    body = json_body()
+    request_id = models_view.request_retraining(p, body.get("model"), body.get("epochs"), body.get("min_new_labels"))
+    return {"request_id": request_id}, 202
