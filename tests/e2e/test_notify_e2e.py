@@ -10,7 +10,7 @@ from typing import Any
 import requests
 from google.cloud import firestore
 
-from fashiontag import clients, contract, notifications, topology
+from fashiontag import clients, contract, pushes, topology
 from fashiontag.contract import MANAGERS, NOTIFICATIONS, PUSH_OUTBOX, USERS
 from tests import corpus, factories
 from tests.helpers import upload, wait_finished, wait_until
@@ -91,7 +91,7 @@ def test_dead_devices_are_forgotten_by_every_user_listing_them(stack) -> None:
     users.document("max").set({"role": "manager", "device_tokens": ["fid-dead"]})
     users.document("zoe").set({"role": "manager", "device_tokens": ["fid-other"]})
 
-    assert notifications.forget_devices(["fid-dead"]) == 2
+    assert pushes.forget_devices(["fid-dead"]) == 2
 
     tokens = {snap.id: (snap.to_dict() or {})["device_tokens"] for snap in users.stream()}
     assert tokens == {"ann": ["fid-live"], "max": [], "zoe": ["fid-other"]}

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from fashiontag import config, contract, notifications
+from fashiontag import config, contract, pushes
 from fashiontag.contract import MANAGERS
-from fashiontag.notifications import notices_for
+from fashiontag.notices import notices_for
 from fashiontag.pubsub import Event, Malformed, decode
 
 REPO = Path(__file__).resolve().parents[2]
@@ -199,7 +199,7 @@ def test_fcm_message_carries_tokens_text_and_string_data() -> None:
         "body": "Your photo a.jpg was classified as Bag (91%).",
         "data": {"notification_id": "n1", "kind": "product.classified", "product_id": "p1"},
     }
-    message = notifications.fcm_message(record)
+    message = pushes.fcm_message(record)
     assert message.fids == ["t1", "t2"] and message.tokens is None
     assert message.notification.title == "Photo classified"
     assert message.notification.body.startswith("Your photo a.jpg")
@@ -210,7 +210,7 @@ def test_fcm_message_sends_legacy_registration_tokens_as_tokens() -> None:
     legacy = "dGVzdA:APA91bHPRgkF3JUikC4ENAHEeMrd41Zxv3hVZjC9KtT8OvPVGJ"
     record = {"tokens": ["cAbCdEfGhIjKlMnOpQrStU", legacy], "title": "t", "body": "b", "data": {}}
     with pytest.warns(DeprecationWarning):
-        message = notifications.fcm_message(record)
+        message = pushes.fcm_message(record)
     assert message.fids == ["cAbCdEfGhIjKlMnOpQrStU"] and message.tokens == [legacy]
 
 
@@ -227,7 +227,7 @@ def test_only_permanently_dead_addresses_are_forgotten() -> None:
         messaging.SendResponse(None, messaging.QuotaExceededError("slow down")),  # fid-busy
         messaging.SendResponse(None, messaging.SenderIdMismatchError("another project")),  # fid-foreign
     ]
-    assert notifications.dead_addresses(record, responses) == [legacy, "fid-gone", "fid-foreign"]
+    assert pushes.dead_addresses(record, responses) == [legacy, "fid-gone", "fid-foreign"]
 
 
 def test_review_events_shaped_like_the_admin_apps() -> None:
