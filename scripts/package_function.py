@@ -22,11 +22,9 @@ import shutil
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # run as a script: make ``scripts.deploy_plan`` importable
-    sys.path.insert(0, str(REPO))
+from fashiontag.tools.deploy_spec import Spec, SpecError, load_spec
 
-from scripts.deploy_plan import Spec, SpecError, load_spec  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 # Sub-packages of fashiontag that never ship in a function.
 EXCLUDED_SUBPACKAGES = ("training", "local", "tools")

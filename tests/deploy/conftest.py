@@ -7,23 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from scripts import deploy_plan
-from scripts.deploy_plan import Spec
-from tests.deploy import drift
+from fashiontag.tools.deploy_spec import Spec, load_spec
 from tests.deploy import terraform as tf
+from tests.deploy.drift.repo import Repo
 
 ROOT = Path(__file__).resolve().parents[2]
 _COPY_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "node_modules", ".terraform")
 
 
 @pytest.fixture(scope="session")
-def repo() -> drift.Repo:
-    return drift.Repo(ROOT)
+def repo() -> Repo:
+    return Repo(ROOT)
 
 
 @pytest.fixture(scope="session")
 def spec() -> Spec:
-    return deploy_plan.load_spec(ROOT / "infra" / "functions.yaml")
+    return load_spec(ROOT / "infra" / "functions.yaml")
 
 
 @pytest.fixture(scope="session")
@@ -32,14 +31,14 @@ def cfg() -> tf.Config:
 
 
 @pytest.fixture
-def copy(tmp_path: Path) -> drift.Repo:
+def copy(tmp_path: Path) -> Repo:
     """A copy of what the checks read (functions/, infra/, requirements.lock), free to break."""
     root = tmp_path / "repo"
     root.mkdir()
     for name in ("functions", "infra"):
         shutil.copytree(ROOT / name, root / name, ignore=_COPY_IGNORE)
     shutil.copy2(ROOT / "requirements.lock", root / "requirements.lock")
-    return drift.Repo(root)
+    return Repo(root)
 
 
 def edit(path: Path, old: str, new: str) -> None:

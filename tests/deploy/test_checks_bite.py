@@ -11,12 +11,13 @@ import re
 
 import pytest
 
-from scripts.deploy_plan import Spec
+from fashiontag.tools.deploy_spec import Spec
 from tests.deploy import drift
 from tests.deploy.conftest import edit
+from tests.deploy.drift.repo import Repo, Topology
 
 
-def problems(repo: drift.Repo, topology: drift.Topology | None = None) -> list[str]:
+def problems(repo: Repo, topology: Topology | None = None) -> list[str]:
     return drift.check_all(repo.root, topology)
 
 
@@ -24,11 +25,11 @@ def reported(found: list[str], *fragments: str) -> bool:
     return any(all(f in problem for f in fragments) for problem in found)
 
 
-def test_the_unbroken_copy_passes(copy: drift.Repo) -> None:
+def test_the_unbroken_copy_passes(copy: Repo) -> None:
     assert problems(copy) == []
 
 
-def test_a_topic_missing_from_terraform(copy: drift.Repo) -> None:
+def test_a_topic_missing_from_terraform(copy: Repo) -> None:
     edit(
         copy.infra / "main.tf",
         'contract_topics = ["product-events", "model-events",',
@@ -38,28 +39,28 @@ def test_a_topic_missing_from_terraform(copy: drift.Repo) -> None:
     assert reported(found, "topic model-events is in fashiontag.topology but not in infra/pubsub.tf")
 
 
-def test_a_dead_letter_topic_missing_from_terraform(copy: drift.Repo) -> None:
+def test_a_dead_letter_topic_missing_from_terraform(copy: Repo) -> None:
     edit(copy.infra / "main.tf", '"retrain-requests", "upload-bucket-notifications"]', '"retrain-requests"]')
     found = problems(copy)
     assert reported(found, "upload-bucket-notifications-dead-letter", "not in infra/pubsub.tf")
 
 
-def test_a_topic_only_terraform_has(copy: drift.Repo) -> None:
+def test_a_topic_only_terraform_has(copy: Repo) -> None:
     edit(copy.infra / "main.tf", '"retrain-requests"]\n', '"retrain-requests", "orphan-events"]\n')
     assert reported(problems(copy), "topic orphan-events is in infra/pubsub.tf but not in fashiontag.topology")
 
 
-def test_a_renamed_entry_point(copy: drift.Repo) -> None:
+def test_a_renamed_entry_point(copy: Repo) -> None:
     edit(copy.functions / "on_upload" / "main.py", "def on_upload(", "def handle_upload(")
     assert reported(problems(copy), "on_upload: entry point 'on_upload' is not a functions-framework function")
 
 
-def test_a_trigger_that_does_not_match_the_decorator(copy: drift.Repo) -> None:
+def test_a_trigger_that_does_not_match_the_decorator(copy: Repo) -> None:
     edit(copy.functions / "classify" / "main.py", "@functions_framework.http", "@functions_framework.cloud_event")
     assert reported(problems(copy), "classify: a http trigger delivers to @functions_framework.http")
 
 
-def test_a_function_folder_nobody_declared(copy: drift.Repo) -> None:
+def test_a_function_folder_nobody_declared(copy: Repo) -> None:
     folder = copy.functions / "search"
     folder.mkdir()
     (folder / "main.py").write_text(
@@ -68,23 +69,23 @@ def test_a_function_folder_nobody_declared(copy: drift.Repo) -> None:
     assert reported(problems(copy), "functions/search/main.py exists but search is not declared")
 
 
-def test_a_declared_function_without_code(copy: drift.Repo) -> None:
+def test_a_declared_function_without_code(copy: Repo) -> None:
     (copy.functions / "retrain" / "main.py").unlink()
     assert reported(problems(copy), "declares retrain but functions/retrain/main.py does not exist")
 
 
-def test_a_new_environment_variable_nobody_listed(copy: drift.Repo) -> None:
+def test_a_new_environment_variable_nobody_listed(copy: Repo) -> None:
     with (copy.package / "config.py").open("a") as f:
         f.write('\n\ndef new_setting() -> str:\n    return _env("FASHIONTAG_NEW_SETTING", "x")\n')
     assert reported(problems(copy), "FASHIONTAG_NEW_SETTING is read at functions/fashiontag/config.py")
 
 
-def test_a_required_variable_not_set_at_deploy(copy: drift.Repo) -> None:
+def test_a_required_variable_not_set_at_deploy(copy: Repo) -> None:
     edit(copy.infra / "functions.yaml", "      GOOGLE_CLOUD_PROJECT: ${PROJECT}\n", "")
     assert reported(problems(copy), "on_upload: must set GOOGLE_CLOUD_PROJECT at deploy")
 
 
-def test_a_local_only_variable_set_in_the_cloud(copy: drift.Repo) -> None:
+def test_a_local_only_variable_set_in_the_cloud(copy: Repo) -> None:
     edit(
         copy.infra / "functions.yaml",
         "      FASHIONTAG_REGION: ${REGION}\n",
@@ -93,7 +94,7 @@ def test_a_local_only_variable_set_in_the_cloud(copy: drift.Repo) -> None:
     assert reported(problems(copy), "on_upload: sets STORAGE_EMULATOR_HOST, a local-only variable")
 
 
-def test_a_query_that_needs_a_composite_index(copy: drift.Repo) -> None:
+def test_a_query_that_needs_a_composite_index(copy: Repo) -> None:
     (copy.package / "listing.py").write_text(
         "from google.cloud import firestore\n\nfrom fashiontag import clients, config\n\n\n"
         "def newest(status: str) -> list:\n"
@@ -113,7 +114,7 @@ def test_a_query_that_needs_a_composite_index(copy: drift.Repo) -> None:
     assert problems(copy) == []
 
 
-def test_clauses_on_exclusive_branches_are_separate_queries(copy: drift.Repo) -> None:
+def test_clauses_on_exclusive_branches_are_separate_queries(copy: Repo) -> None:
     (copy.package / "listing.py").write_text(
         "from google.cloud import firestore\n\nfrom fashiontag import clients\n\n\n"
         "def messages(role: str) -> list:\n"
@@ -127,7 +128,7 @@ def test_clauses_on_exclusive_branches_are_separate_queries(copy: drift.Repo) ->
     assert problems(copy) == []  # never both clauses at once: no composite index needed
 
 
-def test_an_index_no_query_uses(copy: drift.Repo) -> None:
+def test_an_index_no_query_uses(copy: Repo) -> None:
     edit(
         copy.infra / "main.tf",
         "firestore_composite_indexes = {",
@@ -137,7 +138,7 @@ def test_an_index_no_query_uses(copy: drift.Repo) -> None:
     assert reported(problems(copy), "Firestore index unused serves no query")
 
 
-def test_the_review_queue_without_its_confidence_index(copy: drift.Repo) -> None:
+def test_the_review_queue_without_its_confidence_index(copy: Repo) -> None:
     text = (copy.infra / "main.tf").read_text()
     start = text.index('    "products-status-confidence" = {')
     end = text.index('    "products-seller-status-confidence" = {')
@@ -145,13 +146,13 @@ def test_the_review_queue_without_its_confidence_index(copy: drift.Repo) -> None
     assert reported(problems(copy), "review.py:queue", "['prediction.category.confidence', 'status']")
 
 
-def test_a_collection_group_query_without_its_index(copy: drift.Repo) -> None:
+def test_a_collection_group_query_without_its_index(copy: Repo) -> None:
     edit(copy.infra / "main.tf", '"history-at" = { collection = "history", field = "at" }', "")
     assert reported(problems(copy), "collection-group query on history.at")
 
 
-def test_local_retry_settings_that_the_cloud_does_not_have(copy: drift.Repo, spec: Spec) -> None:
-    current = drift.Topology.current()
+def test_local_retry_settings_that_the_cloud_does_not_have(copy: Repo, spec: Spec) -> None:
+    current = Topology.current()
     target = next(s for s in current.subscriptions if s.target in spec.functions)
     slower = dataclasses.replace(target.retry, maximum_backoff_s=target.retry.maximum_backoff_s + 7)
     changed = tuple(dataclasses.replace(s, retry=slower) if s == target else s for s in current.subscriptions)
@@ -159,12 +160,12 @@ def test_local_retry_settings_that_the_cloud_does_not_have(copy: drift.Repo, spe
     assert reported(found, target.name, "retry_policy.maximum_backoff", f"'{slower.maximum_backoff_s}s'")
 
 
-def test_the_storage_trigger_drifting_from_its_local_stand_in(copy: drift.Repo) -> None:
+def test_the_storage_trigger_drifting_from_its_local_stand_in(copy: Repo) -> None:
     edit(copy.infra / "functions.yaml", "max_delivery_attempts: 10", "max_delivery_attempts: 12")
     assert reported(problems(copy), "on_upload: trigger delivery max_delivery_attempts is 12", "but 10 in topology")
 
 
-def test_a_topology_subscription_missing_from_terraform(copy: drift.Repo) -> None:
+def test_a_topology_subscription_missing_from_terraform(copy: Repo) -> None:
     text = (copy.infra / "main.tf").read_text()
     first = re.search(r'\n    "([a-z-]+)" = \{\n      topic ', text)
     assert first, "no push subscription entry in infra/main.tf"
@@ -173,42 +174,42 @@ def test_a_topology_subscription_missing_from_terraform(copy: drift.Repo) -> Non
     assert reported(problems(copy), f"subscription {first.group(1)}", "not in local.push_subscriptions")
 
 
-def test_a_storage_trigger_that_would_drop_failures(copy: drift.Repo) -> None:
+def test_a_storage_trigger_that_would_drop_failures(copy: Repo) -> None:
     edit(copy.infra / "functions.yaml", "retry: true", "retry: false")
     assert reported(problems(copy), "on_upload: storage trigger without retry")
 
 
-def test_deliveries_that_end_before_ingest_rejects_a_poison_upload(copy: drift.Repo) -> None:
+def test_deliveries_that_end_before_ingest_rejects_a_poison_upload(copy: Repo) -> None:
     edit(copy.package / "ingest.py", "_MAX_ATTEMPTS = 5", "_MAX_ATTEMPTS = 10")
     assert reported(problems(copy), "before ingest rejects a poison upload at attempt 10")
 
 
-def test_a_service_account_terraform_does_not_create(copy: drift.Repo) -> None:
+def test_a_service_account_terraform_does_not_create(copy: Repo) -> None:
     edit(copy.infra / "iam.tf", 'account_id   = "fashiontag-notify"', 'account_id   = "fashiontag-notifier"')
     assert reported(problems(copy), "notify: service account fashiontag-notify is not created")
 
 
-def test_a_storage_trigger_without_eventarc_permissions(copy: drift.Repo) -> None:
+def test_a_storage_trigger_without_eventarc_permissions(copy: Repo) -> None:
     edit(copy.infra / "iam.tf", '"roles/eventarc.eventReceiver"', '"roles/viewer"')
     assert reported(problems(copy), "trigger account fashiontag-trigger lacks eventarc.eventReceiver")
 
 
-def test_a_training_job_the_code_would_not_find(copy: drift.Repo) -> None:
+def test_a_training_job_the_code_would_not_find(copy: Repo) -> None:
     edit(copy.infra / "training.tf", 'name                = "fashiontag-train"', 'name                = "train"')
     assert reported(problems(copy), "starts Cloud Run job fashiontag-train, which infra/training.tf does not create")
 
 
-def test_a_requirement_a_function_imports_but_does_not_install(copy: drift.Repo) -> None:
+def test_a_requirement_a_function_imports_but_does_not_install(copy: Repo) -> None:
     edit(copy.functions / "on_upload" / "requirements.txt", "google-cloud-firestore==2.34.1\n", "")
     assert reported(problems(copy), "on_upload: imports google.cloud.firestore", "google-cloud-firestore")
 
 
-def test_a_requirement_pinned_apart_from_the_lock(copy: drift.Repo) -> None:
+def test_a_requirement_pinned_apart_from_the_lock(copy: Repo) -> None:
     edit(copy.functions / "classify" / "requirements.txt", "numpy==2.4.6", "numpy==2.4.5")
     assert reported(problems(copy), "classify/requirements.txt pins numpy==2.4.5, requirements.lock has 2.4.6")
 
 
-def test_serving_code_that_reaches_tensorflow(copy: drift.Repo) -> None:
+def test_serving_code_that_reaches_tensorflow(copy: Repo) -> None:
     with (copy.package / "inference.py").open("a") as f:
         f.write("\n\ndef _keras_fallback() -> None:\n    import tensorflow  # noqa: F401\n")
     found = problems(copy)
@@ -216,13 +217,13 @@ def test_serving_code_that_reaches_tensorflow(copy: drift.Repo) -> None:
     assert reported(found, "classify: reaches tensorflow")
 
 
-def test_a_function_that_reaches_the_left_out_training_package(copy: drift.Repo) -> None:
+def test_a_function_that_reaches_the_left_out_training_package(copy: Repo) -> None:
     with (copy.package / "serving.py").open("a") as f:
         f.write("\n\ndef _train() -> None:\n    from fashiontag.training import category  # noqa: F401\n")
     assert reported(problems(copy), "reaches fashiontag.training", "which the bundle leaves out")
 
 
-def test_a_variable_the_plan_passes_but_terraform_lacks(copy: drift.Repo) -> None:
+def test_a_variable_the_plan_passes_but_terraform_lacks(copy: Repo) -> None:
     text = (copy.infra / "variables.tf").read_text()
     start = text.index('variable "model_bucket"')
     end = text.index("}\n", start) + 2
@@ -230,7 +231,7 @@ def test_a_variable_the_plan_passes_but_terraform_lacks(copy: drift.Repo) -> Non
     assert reported(problems(copy), "passes -var=model_bucket, which infra/variables.tf does not declare")
 
 
-def test_a_malformed_declaration(copy: drift.Repo) -> None:
+def test_a_malformed_declaration(copy: Repo) -> None:
     edit(copy.infra / "functions.yaml", "    concurrency: 3\n", "    concurency: 3\n")
     assert reported(problems(copy), "unknown keys ['concurency']")
 
@@ -245,12 +246,12 @@ def test_a_malformed_declaration(copy: drift.Repo) -> None:
         ("name: on-upload", "name: on_upload", "is not a valid 2nd gen name"),
     ],
 )
-def test_settings_2nd_gen_would_refuse(copy: drift.Repo, old: str, new: str, message: str) -> None:
+def test_settings_2nd_gen_would_refuse(copy: Repo, old: str, new: str, message: str) -> None:
     edit(copy.infra / "functions.yaml", old, new)
     assert reported(problems(copy), message)
 
 
-def test_the_copy_is_a_copy(copy: drift.Repo, repo: drift.Repo) -> None:
+def test_the_copy_is_a_copy(copy: Repo, repo: Repo) -> None:
     # The breakages above must never reach the repository itself: the copy lies outside it,
     # and breaking a file of the copy leaves the repository's file as it was.
     assert not copy.root.resolve().is_relative_to(repo.root.resolve())
@@ -260,7 +261,7 @@ def test_the_copy_is_a_copy(copy: drift.Repo, repo: drift.Repo) -> None:
     assert (copy.infra / "main.tf").read_text() != original
 
 
-def test_a_trainable_model_without_its_schedule(copy: drift.Repo) -> None:
+def test_a_trainable_model_without_its_schedule(copy: Repo) -> None:
     edit(
         copy.infra / "main.tf",
         'trainable_models = ["category", "attributes-trouser"]',
@@ -269,22 +270,22 @@ def test_a_trainable_model_without_its_schedule(copy: drift.Repo) -> None:
     assert reported(problems(copy), "attributes-trouser is trainable", "schedules no retraining")
 
 
-def test_the_training_image_without_a_package_the_job_imports(copy: drift.Repo) -> None:
+def test_the_training_image_without_a_package_the_job_imports(copy: Repo) -> None:
     edit(copy.root / "infra" / "training" / "requirements.txt", "matplotlib==3.11.2\n", "")
     assert reported(problems(copy), "the training image: imports matplotlib", "infra/training/requirements.txt")
 
 
-def test_a_training_image_that_runs_something_else(copy: drift.Repo) -> None:
+def test_a_training_image_that_runs_something_else(copy: Repo) -> None:
     edit(copy.root / "infra" / "training" / "Dockerfile", '"fashiontag.training.job"', '"fashiontag.tools.cli"')
     assert reported(problems(copy), "Dockerfile: the entrypoint must run python -m fashiontag.training.job")
 
 
-def test_rejected_uploads_that_never_expire(copy: drift.Repo) -> None:
+def test_rejected_uploads_that_never_expire(copy: Repo) -> None:
     edit(copy.infra / "storage.tf", "days_since_custom_time = var.rejected_upload_retention_days", "age = 3650")
     assert reported(problems(copy), "marks rejected uploads", "no rule deleting them")
 
 
-def test_two_resources_with_one_cloud_name(copy: drift.Repo) -> None:
+def test_two_resources_with_one_cloud_name(copy: Repo) -> None:
     with (copy.infra / "main.tf").open("a") as tf_file:
         tf_file.write('\nresource "google_artifact_registry_repository" "again" {\n  repository_id = "fashiontag"\n}\n')
     assert reported(problems(copy), "both create artifact_registry_repository fashiontag")

@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from fashiontag import topology
+from fashiontag.tools.deploy_spec import Spec, SpecError
 from scripts import deploy_plan
-from scripts.deploy_plan import Spec, Target
+from scripts.deploy_plan import Target
 from tests.deploy.conftest import ROOT
 
 TARGET = Target(
@@ -154,7 +155,7 @@ def test_the_command_line_prints_the_plan_and_refuses_missing_values(capsys: pyt
 
 
 def test_an_unknown_placeholder_is_an_error() -> None:
-    with pytest.raises(deploy_plan.SpecError, match="unknown placeholder"):
+    with pytest.raises(SpecError, match="unknown placeholder"):
         TARGET.fill("${NOPE}")
 
 
