@@ -325,7 +325,7 @@ def test_the_queue_orders_in_firestore_so_the_least_confident_come_first_however
     for n, conf in enumerate((0.9, 0.8, 0.7, 0.6, 0.5, 0.4)):
         make_product(f"p{n}", "seller-ann", conf=conf)
     make_product("r0", "seller-ann", status=contract.REJECTED, conf=0.1)
-    monkeypatch.setattr("fashiontag.admin.review.SCAN_LIMIT", 3)
+    monkeypatch.setattr("fashiontag.admin.listings.SCAN_LIMIT", 3)
     headers = people["manager"].headers
 
     def ids(query: str) -> list[str]:
@@ -594,7 +594,7 @@ def test_the_catalogue_shows_the_newest_published_products_however_many_there_ar
 ) -> None:
     for n in range(4):  # published one after another: c3 is the newest
         make_product(f"c{n}", "seller-ann", status=contract.PUBLISHED, conf=0.99)
-    monkeypatch.setattr("fashiontag.admin.review.SCAN_LIMIT", 2)
+    monkeypatch.setattr("fashiontag.admin.listings.SCAN_LIMIT", 2)
     listed = client.get("/api/catalogue", headers=people["buyer"].headers).get_json()["products"]
     assert [p["id"] for p in listed] == ["c3", "c2"]
 

@@ -9,7 +9,7 @@ from typing import Any
 import flask
 
 from fashiontag import contract
-from fashiontag.admin import identity, review
+from fashiontag.admin import identity, listings
 from fashiontag.admin.errors import NotFound
 from fashiontag.admin.identity import Principal
 from fashiontag.contract import BUYER, SELLER
@@ -38,7 +38,7 @@ def guarded(bp: flask.Blueprint, rule: str, roles: tuple[str, ...], methods: tup
 
 def visible_product(principal: Principal, product_id: str) -> dict[str, Any]:
     """The product if the caller may see it: managers any, sellers their own, buyers published."""
-    product = review.get_product(product_id)
+    product = listings.get_product(product_id)
     if principal.role == SELLER and product.get("seller_id") != principal.uid:
         raise NotFound("No such product.")
     if principal.role == BUYER and product.get("status") != contract.PUBLISHED:

@@ -22,7 +22,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from fashiontag import clients, contract, events
-from fashiontag.admin import identity, review
+from fashiontag.admin import identity, listings
 from fashiontag.admin.errors import Forbidden, Invalid, NotFound
 from fashiontag.admin.identity import Principal
 from fashiontag.contract import BUYER, MANAGER, MANAGERS, MESSAGES, NOTIFICATIONS, ROLE_PREFIX, SELLER
@@ -72,7 +72,7 @@ def _product_for(principal: Principal, product_id: Any) -> str | None:
         return None
     if not isinstance(product_id, str):
         raise Invalid("product_id must be a product id")
-    product = review.get_product(product_id)  # NotFound for an unknown id
+    product = listings.get_product(product_id)  # NotFound for an unknown id
     if principal.role == SELLER and product.get("seller_id") != principal.uid:
         raise NotFound("No such product.")
     if principal.role == BUYER and product.get("status") != contract.PUBLISHED:

@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 from fashiontag import taxonomy
-from fashiontag.admin import review
+from fashiontag.admin import listings, specs
 from fashiontag.admin.identity import Principal
 
 
@@ -36,7 +36,7 @@ def public_product(product: dict[str, Any]) -> dict[str, Any]:
         "category": label,
         "category_name": category.name if category else label,
         "attributes": {families.get(k, k): v.replace("_", " ") for k, v in (spec.get("attributes") or {}).items()},
-        "colours": review.colour_names(spec),
+        "colours": specs.colour_names(spec),
         "published_at": product.get("published_at"),
     }
 
@@ -59,5 +59,5 @@ def seller_row(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def seller_products(principal: Principal) -> list[dict[str, Any]]:
-    rows = review.queue(review.QueueFilter(status="all", seller=principal.uid, sort="newest", limit=500))
+    rows = listings.queue(listings.QueueFilter(status="all", seller=principal.uid, sort="newest", limit=500))
     return [seller_row(doc) for doc in rows]

@@ -28,7 +28,7 @@ import jinja2
 from flask.json.provider import DefaultJSONProvider
 from google.api_core import exceptions as gexc
 
-from fashiontag.admin import presenters, review
+from fashiontag.admin import listings, presenters, specs
 from fashiontag.admin.errors import ApiError, NotFound
 from fashiontag.admin.routes import BLUEPRINTS
 from fashiontag.admin.transport import origin_of, origins
@@ -64,8 +64,8 @@ def create_app(test_config: dict[str, Any] | None = None, function_dir: Path | N
     app.jinja_env.undefined = jinja2.ChainableUndefined
     app.jinja_env.filters["when"] = presenters.when
     app.jinja_env.filters["percent"] = presenters.percent
-    app.jinja_env.globals["colour_names"] = review.colour_names
-    app.jinja_env.globals["confidence"] = review.confidence
+    app.jinja_env.globals["colour_names"] = specs.colour_names
+    app.jinja_env.globals["confidence"] = listings.confidence
 
     @app.errorhandler(ApiError)
     def refused(error: ApiError) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 import flask
 
 from fashiontag import taxonomy
-from fashiontag.admin import presenters, review
+from fashiontag.admin import listings, presenters, specs
 from fashiontag.admin.access import guarded
 from fashiontag.admin.identity import Principal
 from fashiontag.contract import BUYER, MANAGER
@@ -18,7 +18,7 @@ bp = flask.Blueprint("buyers", __name__)
 @guarded(bp, "/api/catalogue", (BUYER, MANAGER))
 def catalogue_json(p: Principal) -> Any:
     args = flask.request.args
-    rows = review.catalogue(args.get("category", ""), args.get("attribute", ""), args.get("colour", ""))
+    rows = listings.catalogue(args.get("category", ""), args.get("attribute", ""), args.get("colour", ""))
     return {"products": [presenters.public_product(d) for d in rows]}
 
 
@@ -26,9 +26,9 @@ def catalogue_json(p: Principal) -> Any:
 def catalogue_view(p: Principal) -> Any:
     args = flask.request.args
     chosen = {k: args.get(k, "") for k in ("category", "attribute", "colour")}
-    rows = review.catalogue(chosen["category"], chosen["attribute"], chosen["colour"])
-    every = review.catalogue()
-    colours = sorted({c for d in every for c in review.colour_names(d.get("spec") or {})})
+    rows = listings.catalogue(chosen["category"], chosen["attribute"], chosen["colour"])
+    every = listings.catalogue()
+    colours = sorted({c for d in every for c in specs.colour_names(d.get("spec") or {})})
     tax = taxonomy.load()
     return flask.render_template(
         "catalogue.html",

@@ -7,7 +7,7 @@ from typing import Any
 import flask
 
 from fashiontag import config, retraining, taxonomy
-from fashiontag.admin import identity, messaging, models_view, presenters, review
+from fashiontag.admin import identity, listings, messaging, models_view, presenters, review
 from fashiontag.admin.access import guarded
 from fashiontag.admin.errors import Invalid
 from fashiontag.admin.identity import Principal
@@ -19,22 +19,22 @@ bp = flask.Blueprint("managers", __name__)
 
 @guarded(bp, "/api/products", (MANAGER,))
 def queue_json(p: Principal) -> Any:
-    flt = review.QueueFilter.from_args(flask.request.args)
-    return {"products": [presenters.seller_row(d) | {"seller_id": d.get("seller_id")} for d in review.queue(flt)]}
+    flt = listings.QueueFilter.from_args(flask.request.args)
+    return {"products": [presenters.seller_row(d) | {"seller_id": d.get("seller_id")} for d in listings.queue(flt)]}
 
 
 @guarded(bp, "/views/queue", (MANAGER,))
 def queue_view(p: Principal) -> Any:
-    flt = review.QueueFilter.from_args(flask.request.args)
+    flt = listings.QueueFilter.from_args(flask.request.args)
     tax = taxonomy.load()
     return flask.render_template(
         "queue.html",
         me=p,
         flt=flt,
-        products=review.queue(flt),
+        products=listings.queue(flt),
         taxonomy=tax,
         category_names={c.id: c.name for c in tax.categories},
-        statuses=review.STATUS_CHOICES,
+        statuses=listings.STATUS_CHOICES,
         threshold=config.auto_accept_threshold(),
     )
 
@@ -94,12 +94,12 @@ def messages_view(p: Principal) -> Any:
 
 @guarded(bp, "/api/activity", (MANAGER,))
 def activity_json(p: Principal) -> Any:
-    return {"history": review.activity(), "messages": messaging.recent_messages()}
+    return {"history": listings.activity(), "messages": messaging.recent_messages()}
 
 
 @guarded(bp, "/views/activity", (MANAGER,))
 def activity_view(p: Principal) -> Any:
-    entries = [{"kind": "history", **e} for e in review.activity()]
+    entries = [{"kind": "history", **e} for e in listings.activity()]
     entries += [{"kind": "message", "at": m.get("created_at"), **m} for m in messaging.recent_messages()]
     entries.sort(key=lambda e: str(e.get("at") or ""), reverse=True)
     return flask.render_template("activity.html", me=p, entries=entries[:150])

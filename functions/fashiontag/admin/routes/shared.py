@@ -7,7 +7,7 @@ from typing import Any
 import flask
 
 from fashiontag import config, taxonomy
-from fashiontag.admin import identity, messaging, presenters, review
+from fashiontag.admin import identity, listings, messaging, presenters, specs
 from fashiontag.admin.access import guarded, visible_product
 from fashiontag.admin.errors import NotFound
 from fashiontag.admin.identity import Principal
@@ -56,7 +56,7 @@ def product_json(p: Principal, product_id: str) -> Any:
     if p.role == BUYER:
         return presenters.public_product(product)
     body = {k: v for k, v in product.items() if k not in ("lease",)}
-    body["history"] = review.history(product_id)
+    body["history"] = listings.history(product_id)
     return body
 
 
@@ -114,7 +114,7 @@ def product_view(p: Principal, product_id: str) -> Any:
     context = {
         "me": p,
         "product": product,
-        "history": review.history(product_id),
+        "history": listings.history(product_id),
         "taxonomy": tax,
         "category_names": {c.id: c.name for c in tax.categories},
         "family_names": {f.id: f.name for c in tax.categories for f in c.families},
@@ -123,5 +123,5 @@ def product_view(p: Principal, product_id: str) -> Any:
     if p.role == SELLER:
         return flask.render_template("seller_product.html", **context)
     seller = identity.get_user(str(product.get("seller_id", ""))) or {}
-    palette = review.colour_swatches()
+    palette = specs.colour_swatches()
     return flask.render_template("review.html", seller=seller, palette=palette, **context)
