@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from fashiontag import clients, config, contract, products
+from fashiontag import clients, config, contract, polling, products
 
 
 def upload(name: str, data: bytes, content_type: str = "image/jpeg") -> tuple[str, str]:
@@ -31,17 +31,13 @@ def wait_until(
 ) -> T:
     """The first result of ``probe`` that is not None or empty, polled every ``interval_s``.
 
-    The one bounded wait of the tests: after ``timeout_s`` the test fails with ``failure()``,
-    which can show the state the wait gave up on.
+    The tests' face of fashiontag.polling.poll: after ``timeout_s`` the test fails with
+    ``failure()``, which can show the state the wait gave up on.
     """
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{failure()} (waited {timeout_s} s)")
-        time.sleep(interval_s)
+    result = polling.poll(probe, timeout_s, interval_s)
+    if result is None:
+        raise AssertionError(f"{failure()} (waited {timeout_s} s)")
+    return result
 
 
 def wait_finished(product_id: str, timeout_s: float = 15.0) -> dict[str, Any]:

@@ -15,7 +15,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from fashiontag import clients, config, contract, events, pubsub
+from fashiontag import clients, config, contract, events, polling, pubsub
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +86,12 @@ def get_run(request_id: str) -> dict[str, Any] | None:
 
 def wait_for_run(request_id: str, timeout_s: float, poll_s: float = 1.0) -> dict[str, Any] | None:
     """The run once it is done, failed or skipped; None when ``timeout_s`` passes first."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def finished() -> dict[str, Any] | None:
         run = get_run(request_id) or {}
-        if run.get("status") in (DONE, FAILED, SKIPPED):
-            return run
-        time.sleep(poll_s)
-    return None
+        return run if run.get("status") in (DONE, FAILED, SKIPPED) else None
+
+    return polling.poll(finished, timeout_s, poll_s)
 
 
 def update_run(request_id: str, **fields: Any) -> None:
