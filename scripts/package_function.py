@@ -9,6 +9,8 @@ A bundle is what ``gcloud functions deploy --source=OUT_DIR`` uploads, and nothi
     OUT_DIR/models/taxonomy.yaml        for functions declared ``models: taxonomy`` or ``category``
     OUT_DIR/models/category/VERSION/    for ``models: category``: the baseline model named by the
                                         function's FASHIONTAG_CATEGORY_MODEL_VERSION
+    OUT_DIR/vendor/@litertjs/           for ``browser_runtime: true``: the LiteRT.js files the page
+                                        loads (``fashiontag.admin.browser_model.RUNTIME_FILES``)
 
 ``fashiontag.config.models_root()`` finds ``models/`` next to the package, so a bundle needs
 no FASHIONTAG_MODELS_ROOT. The function's own requirements.txt is the only one installed:
@@ -22,6 +24,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from fashiontag.admin import browser_model
 from fashiontag.tools.deploy_spec import Spec, SpecError, load_spec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,7 +89,20 @@ def package(name: str, out_dir: Path, repo: Path = REPO, spec: Spec | None = Non
         if not (model_dir / "model.tflite").is_file():
             raise PackageError(f"{model_dir} has no model.tflite")
         shutil.copytree(model_dir, out_dir / "models" / "category" / version, ignore=_IGNORED)
+    if fn.browser_runtime:
+        _copy_browser_runtime(repo, out_dir)
     return sorted(p for p in out_dir.rglob("*") if p.is_file())
+
+
+def _copy_browser_runtime(repo: Path, out_dir: Path) -> None:
+    """The LiteRT.js files the page loads, as npm installed them (package-lock.json pins them)."""
+    source, target = repo / browser_model.NPM_DIR, out_dir / browser_model.BUNDLE_DIR
+    wanted = [browser_model.RUNTIME_PACKAGE, *(path for path, _ in browser_model.RUNTIME_FILES.values())]
+    for relative in wanted:
+        if not (source / relative).is_file():
+            raise PackageError(f"{source / relative} is missing: run `make deps` (npm ci)")
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / relative, target / relative)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -98,6 +98,7 @@ BODIES = {
     "/api/notifications": {"to": "sec-seller", "title": "t", "body": "b"},
     "/api/uploads": {"files": [{"name": "a.jpg", "size": 10, "content_type": "image/jpeg"}]},
     "/api/retrain": {"model": "category", "min_new_labels": 1000000},
+    "/api/models/<name>/promote": {"version": "v1", "reason": "forced"},
 }
 
 
@@ -117,12 +118,16 @@ def _call(base: str, method: str, rule: str, token: str | None, scheme: str = "B
 def _state() -> dict[str, Any]:
     db = clients.firestore_client()
     docs: dict[str, Any] = {}
-    for name in ("products", "messages", "notifications", "users", "retrain_runs"):
+    for name in ("products", "messages", "notifications", "users", "retrain_runs", "models"):
         for snap in db.collection(name).stream():
             docs[f"{name}/{snap.id}"] = snap.to_dict()
-    for snap in db.collection_group("history").stream():
-        docs[snap.reference.path] = snap.to_dict()
-    objects = sorted(b.name for b in clients.storage_client().list_blobs(config.upload_bucket()))
+    for group in ("history", "versions"):
+        for snap in db.collection_group(group).stream():
+            docs[snap.reference.path] = snap.to_dict()
+    storage = clients.storage_client()
+    objects = sorted(
+        b.name for bucket in (config.upload_bucket(), config.model_bucket()) for b in storage.list_blobs(bucket)
+    )
     return {"docs": docs, "objects": objects}
 
 
@@ -244,7 +249,8 @@ def test_scripts_in_messages_and_feedback_come_back_as_text(stack: StackConfig, 
         assert response.status_code == 200, path
         assert "<script>" not in html and "<img src=x" not in html, path
         assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in html, path
-        assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
+        csp = response.headers["Content-Security-Policy"]
+        assert "unsafe-inline" not in csp and "'unsafe-eval'" not in csp  # 'wasm-unsafe-eval' only
     # JSON is JSON: served as application/json, never sniffed into HTML.
     listed = requests.get(
         f"{base}/api/messages", headers={"Authorization": f"Bearer {people['manager'].token}"}, timeout=10

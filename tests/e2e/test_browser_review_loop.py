@@ -23,36 +23,13 @@ from PIL import Image
 from fashiontag import clients, contract
 from fashiontag.admin import identity
 from fashiontag.local.stack import StackConfig
+from fashiontag.tools.browser import sign_in as sign_in_page
 from tests import corpus
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PASSWORD = "browser-pass-1"
 TROUSERS_SEED, DRESS_SEED = 15, 19  # Fashion-MNIST train images: a trouser, a dress
 INJECTION = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 TIMEOUT_MS = 30_000
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make deps)")
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture
@@ -105,11 +82,7 @@ def _photos(folder: Path) -> list[Path]:
 
 
 def _sign_in(page: Any, url: str, email: str) -> None:
-    page.goto(url)
-    page.fill("#sign-in-form input[name=email]", email)
-    page.fill("#sign-in-form input[name=password]", PASSWORD)
-    page.click("#sign-in-form button[type=submit]")
-    page.wait_for_selector(f"#who-email:has-text('{email}')", timeout=TIMEOUT_MS)
+    sign_in_page(page, url, email, PASSWORD, TIMEOUT_MS)
 
 
 def _flash(page: Any, text: str) -> None:

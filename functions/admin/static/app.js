@@ -1,5 +1,6 @@
 // fashiontag admin page: sign-in, fetching server-rendered views with the ID token in a header,
-// forms posted as JSON, photo uploads straight to the bucket with progress, live status.
+// forms posted as JSON, photo uploads straight to the bucket with progress and the category
+// computed in the browser (classify.js) before the upload finishes, live status.
 // Every piece of data shown comes from the server's autoescaped HTML or goes through
 // textContent; nothing here builds HTML from strings.
 "use strict";
@@ -239,7 +240,10 @@
     for (const input of $$("input[data-request-id]", root)) input.value = newId();
     for (const form of $$("form[data-api]", root)) form.addEventListener("submit", submitApi);
     for (const form of $$("form[data-view]", root)) form.addEventListener("submit", submitFilter);
-    for (const form of $$("form[data-upload]", root)) form.addEventListener("submit", submitUpload);
+    for (const form of $$("form[data-upload]", root)) {
+      form.addEventListener("submit", submitUpload);
+      for (const input of $$("input[type=file]", form)) input.addEventListener("change", choosePhotos);
+    }
     for (const box of $$("[data-select-all]", root)) {
       box.addEventListener("change", () => {
         for (const c of $$(`input[type=checkbox][name="${box.dataset.selectAll}"]`, root)) c.checked = box.checked;
@@ -363,9 +367,66 @@
     const state = document.createElement("span");
     state.className = "state";
     state.textContent = "waiting";
-    li.append(name, bar, state);
+    const guess = document.createElement("span");
+    guess.className = "guess";
+    li.append(name, guess, bar, state);
     list.append(li);
-    return { li, bar, state };
+    return { li, bar, state, guess };
+  }
+
+  // --- the category in the browser: the active model runs on each photo as it is chosen ----
+
+  let classifier = null; // the promise of one classifier per page; null again after a failure
+
+  function browserClassifier() {
+    if (!classifier) {
+      classifier = (async () => {
+        const response = await api("/api/browser-model", { headers: { Accept: "application/json" } });
+        const info = await response.json().catch(() => ({}));
+        if (!response.ok) throw new Error(info.error || "no model for the browser");
+        const [module, bytes] = await Promise.all([
+          import(new URL("/assets/classify.js", location.href).href),
+          api(info.model_url).then((r) => {
+            if (!r.ok) throw new Error(`the model file answered ${r.status}`);
+            return r.arrayBuffer();
+          }),
+        ]);
+        return module.loadClassifier(info, bytes);
+      })();
+      classifier.catch(() => {
+        classifier = null;
+      });
+    }
+    return classifier;
+  }
+
+  // Fills the row's guess with the browser's category; the server's answer follows the upload.
+  async function preview(file, row) {
+    row.guess.textContent = "…";
+    try {
+      const model = await browserClassifier();
+      const result = await model.classify(file);
+      row.guess.textContent = `${result.label.replace(/_/g, " ")} ${Math.round(result.confidence * 100)}%`;
+      row.guess.title = `Computed in your browser by ${model.name} ${model.version}; the server checks it after the upload.`;
+      row.guess.dataset.browserCategory = result.label;
+      row.guess.dataset.confidence = String(result.confidence);
+    } catch (error) {
+      if (error instanceof SignedOut) return;
+      row.guess.textContent = "";
+      row.guess.title = `No preview: ${error.message}`;
+    }
+  }
+
+  const chosen = new WeakMap(); // upload form -> {files, rows} of the current choice
+
+  function choosePhotos(event) {
+    const input = event.currentTarget;
+    const list = input.form.querySelector("[data-upload-list]");
+    const files = Array.from(input.files || []);
+    list.replaceChildren();
+    const rows = files.map((file) => uploadRow(list, file));
+    chosen.set(input.form, { files, rows });
+    files.forEach((file, i) => preview(file, rows[i]));
   }
 
   function put(session, file, row) {
@@ -410,8 +471,14 @@
       flash(`Over the ${(cfg.maxBytes / 1e6).toFixed(0)} MB limit: ${tooBig.join(", ")}`, "error");
       return;
     }
-    list.replaceChildren();
-    const rows = files.map((file) => uploadRow(list, file));
+    const current = chosen.get(form);
+    const same = current && current.files.length === files.length && current.files.every((f, i) => f === files[i]);
+    let rows = same ? current.rows : null;
+    if (!rows) {
+      list.replaceChildren();
+      rows = files.map((file) => uploadRow(list, file));
+      files.forEach((file, i) => preview(file, rows[i]));
+    }
     let sessions;
     try {
       const payload = { files: files.map((f) => ({ name: f.name, size: f.size, content_type: f.type })) };
@@ -440,6 +507,7 @@
       done === files.length ? "ok" : "error",
     );
     input.value = "";
+    chosen.delete(form);
     const live = $("[data-poll-json]");
     if (live) refresh(live);
   }

@@ -1,8 +1,10 @@
-"""What managers see of the models: the registry's versions with their reports, and retraining.
+"""What managers see and do of the models: the registry's versions with their reports,
+promotion, rollback, deletion, and retraining.
 
-The registry (``fashiontag.registry``) keeps ``models/{name}`` and its ``versions``; this module
-only reads them, serves a version's report files from the model bucket, and publishes a
-retrain request. Promotion and rollback stay with the registry's own tools.
+The registry (``fashiontag.registry``) keeps ``models/{name}`` and its ``versions`` and makes
+every change; this module reads them, serves a version's report files from the model bucket,
+checks what a manager asked for (names, a reason where the gate said no) and publishes a
+retrain request. The command line (``fashiontag models ...``) does the same through the registry.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from typing import Any
 from google.cloud import firestore
 
 from fashiontag import clients, config, contract, registry, retraining
-from fashiontag.admin.errors import Invalid, NotFound
+from fashiontag.admin import identity
+from fashiontag.admin.errors import Conflict, Invalid, NotFound
 from fashiontag.admin.identity import Principal
 
 # Report files a manager may open from the model bucket, by extension.
 REPORT_TYPES = {".json": "application/json", ".png": "image/png", ".md": "text/plain; charset=utf-8"}
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+MAX_REASON = 500
 
 
 def _summary(metrics: dict[str, Any]) -> list[tuple[str, str]]:
@@ -61,11 +65,23 @@ def models() -> list[dict[str, Any]]:
                     "version": version.get("version", ""),
                     "summary": _summary(metrics),
                     "gate_reasons": (gate or {}).get("reasons") or [],
+                    # promoting a version the gate rejected takes a reason (registry.promote)
+                    "needs_reason": version.get("status") == registry.REJECTED,
                     "report_files": [f for f in artifacts.get("files", []) if _report_type(f)],
                 }
             )
         if doc or versions:
-            found.append({"name": ref.id, "active_version": doc.get("active_version"), "versions": versions})
+            earlier = [
+                a.get("version") for a in doc.get("activations", []) if a.get("version") != doc.get("active_version")
+            ]
+            found.append(
+                {
+                    "name": ref.id,
+                    "active_version": doc.get("active_version"),
+                    "rollback_to": earlier[-1] if earlier else None,
+                    "versions": versions,
+                }
+            )
     return found
 
 
@@ -76,7 +92,14 @@ def runs(limit: int = 20) -> list[dict[str, Any]]:
         .order_by("created_at", direction=firestore.Query.DESCENDING)
         .limit(limit)
     )
-    return [{"id": snap.id, **(snap.to_dict() or {})} for snap in query.stream()]
+    emails = {u["uid"]: u.get("email") for u in identity.list_users()}
+    found = []
+    for snap in query.stream():
+        run = snap.to_dict() or {}
+        # The request names a uid (admin, command line) or what asked (the schedule, the label count).
+        asker = str((run.get("request") or {}).get("requested_by") or "")
+        found.append({"id": snap.id, **run, "requested_by": emails.get(asker) or asker})
+    return found
 
 
 def _report_type(file_name: str) -> str | None:
@@ -127,3 +150,46 @@ def request_retraining(principal: Principal, model: Any, epochs: Any = None, min
         if value is not None:
             params[name] = value
     return retraining.request(str(model), principal.uid, "admin", **params)
+
+
+def _checked(*parts: Any) -> None:
+    if not all(isinstance(part, str) and _NAME.match(part) for part in parts):
+        raise NotFound("No such model version.")
+
+
+def _reason(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > MAX_REASON:
+        raise Invalid(f"reason must be text of at most {MAX_REASON} characters")
+    return value.strip()
+
+
+def _by(principal: Principal) -> str:
+    return principal.email or principal.uid
+
+
+def promote(principal: Principal, name: str, version: Any, reason: Any = None) -> dict[str, Any]:
+    """Make ``version`` live; one the gate rejected only with a reason (kept on the event)."""
+    _checked(name, version)
+    try:
+        return registry.promote(name, version, _by(principal), reason=_reason(reason))
+    except registry.RegistryError as error:
+        raise Conflict(str(error)) from None
+
+
+def rollback(principal: Principal, name: str) -> dict[str, Any]:
+    _checked(name)
+    try:
+        return registry.rollback(name, _by(principal))
+    except registry.RegistryError as error:
+        raise Conflict(str(error)) from None
+
+
+def delete(name: str, version: Any) -> None:
+    """Remove a version's files and record; never the active one."""
+    _checked(name, version)
+    try:
+        registry.delete(name, version)
+    except registry.RegistryError as error:
+        raise Conflict(str(error)) from None

@@ -97,7 +97,8 @@ def create_app(test_config: dict[str, Any] | None = None, function_dir: Path | N
             sorted({"'self'", *(origin_of(u) for u in origins().values())}),
         )
         response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+            # 'wasm-unsafe-eval' compiles LiteRT.js's WebAssembly, and nothing else: no eval()
+            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob: data:; "
             f"connect-src {connect}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
         )
         response.headers["X-Content-Type-Options"] = "nosniff"

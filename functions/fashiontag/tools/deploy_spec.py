@@ -71,6 +71,7 @@ class Function:
     ingress: str
     models: str
     env: Mapping[str, str]
+    browser_runtime: bool = False  # the bundle carries LiteRT.js for the page (vendor/)
 
     @property
     def model_version(self) -> str | None:
@@ -133,8 +134,8 @@ def _trigger(raw: Mapping[str, Any], where: str) -> Trigger:
             delivery=delivery,
         )
     if kind == "http":
-        # An HTTP function may also receive Pub/Sub pushes (it handles the push body itself);
-        # then service_account names the identity the pushes are signed with.
+        # An HTTP function may also receive Pub/Sub pushes (it handles the push body itself) or
+        # Cloud Scheduler's calls; service_account names the identity they are signed with.
         _take(raw, where, ("type", "public"), ("why_public", "invokers", "subscriptions", "service_account"))
         subscriptions = tuple(str(s) for s in raw.get("subscriptions") or ())
         if subscriptions and not raw.get("service_account"):
@@ -190,7 +191,9 @@ def load_spec(path: Path = SPEC_PATH) -> Spec:
     )
     for folder, entry in (raw["functions"] or {}).items():
         where = f"functions.{folder}"
-        _take(entry, where, keys)
+        _take(entry, where, keys, ("browser_runtime",))
+        if not isinstance(entry.get("browser_runtime", False), bool):
+            raise SpecError(f"{where}.browser_runtime must be true or false")
         if entry["models"] not in MODEL_BUNDLES:
             raise SpecError(f"{where}.models must be one of {MODEL_BUNDLES}, not {entry['models']!r}")
         functions[folder] = Function(
@@ -208,5 +211,6 @@ def load_spec(path: Path = SPEC_PATH) -> Spec:
             ingress=str(entry["ingress"]),
             models=str(entry["models"]),
             env={str(k): str(v) for k, v in (entry["env"] or {}).items()},
+            browser_runtime=bool(entry.get("browser_runtime", False)),
         )
     return Spec(runtime=str(raw["runtime"]), environment=environment, functions=functions)

@@ -5,6 +5,8 @@
 - ``managers``: the review queue, corrections, users, activity, models and retraining
 - ``sellers``: upload sessions and the seller's own products
 - ``buyers``: the catalogue of published products (managers may look too)
+- ``models``: the registry changed from the page (promote, roll back, delete)
+- ``browser``: the category model in the browser (the LiteRT.js runtime, the model file)
 
 Every ``/views`` and ``/api`` route is declared with ``access.guarded``, which checks the token
 and the role before the view runs and lists the route in ``access.ROUTE_ROLES``.
@@ -14,6 +16,6 @@ from __future__ import annotations
 
 import flask
 
-from fashiontag.admin.routes import buyers, managers, sellers, shared
+from fashiontag.admin.routes import browser, buyers, managers, models, sellers, shared
 
-BLUEPRINTS: tuple[flask.Blueprint, ...] = (shared.bp, managers.bp, sellers.bp, buyers.bp)
+BLUEPRINTS: tuple[flask.Blueprint, ...] = (shared.bp, managers.bp, sellers.bp, buyers.bp, models.bp, browser.bp)

@@ -1,0 +1,171 @@
+"""The models page's changes and the model for the browser, through the admin function on the emulators.
+
+Versions are registered with real files in the model bucket; the admin function never runs
+them (it hands the file over), so their model.tflite need not be a working model here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from functions_framework import create_app
+from google.cloud import firestore
+
+from fashiontag import clients, config, contract, registry
+from fashiontag.local.stack import StackConfig
+from tests.functions.test_admin import SOURCE, Person, add_person
+
+CATEGORY = config.CATEGORY_MODEL_NAME
+PHOTO_INPUT = {"shape": [64, 64, 3], "dtype": "float32", "range": [0, 255]}
+
+
+@pytest.fixture
+def client(stack: StackConfig) -> FlaskClient:
+    return create_app("admin", str(SOURCE), "http").test_client()
+
+
+@pytest.fixture
+def people(stack: StackConfig) -> dict[str, Person]:
+    return {
+        "manager": add_person("mia@models.test", "manager"),
+        "seller": add_person("sam@models.test", "seller", "seller-sam"),
+    }
+
+
+def register(tmp_path: Path, version: str, status: str = registry.CANDIDATE, input_spec: Any = None) -> bytes:
+    """A version with its files in the model bucket; returns its model.tflite bytes."""
+    folder = tmp_path / version
+    folder.mkdir()
+    tflite = f"TFL3 not a real model {version}".encode()
+    (folder / "model.tflite").write_bytes(tflite)
+    meta = {
+        "name": CATEGORY,
+        "version": version,
+        "labels": ["t_shirt_top", "trouser"],
+        "input": input_spec or PHOTO_INPUT,
+        "temperature": 1.5,
+        "auto_accept_threshold": 0.93,
+    }
+    (folder / "model.json").write_text(json.dumps(meta))
+    registry.register(CATEGORY, version, folder, {"test_accuracy": 0.9}, {}, status=status)
+    return tflite
+
+
+def get(client: FlaskClient, who: Person, path: str) -> Any:
+    return client.get(path, headers=who.headers)
+
+
+def post(client: FlaskClient, who: Person, path: str, body: dict[str, Any] | None = None) -> Any:
+    return client.post(path, json=body or {}, headers=who.headers)
+
+
+def model_objects() -> list[str]:
+    return sorted(b.name for b in clients.storage_client().list_blobs(config.model_bucket()))
+
+
+# --- the model in the browser ----------------------------------------------------------------
+
+
+def test_a_seller_gets_the_active_version_and_its_file_at_a_lasting_address(
+    client: FlaskClient, people: dict[str, Person], tmp_path: Path
+) -> None:
+    seller, manager = people["seller"], people["manager"]
+    assert get(client, seller, "/api/browser-model").status_code == 404  # nothing registered yet
+    register(tmp_path, "b0")
+    active = register(tmp_path, "b1")
+    registry.promote(CATEGORY, "b1", "test")
+
+    info = get(client, seller, "/api/browser-model").get_json()
+    assert info["version"] == "b1" and info["labels"] == ["t_shirt_top", "trouser"]
+    assert info["temperature"] == 1.5 and info["input"]["shape"] == [64, 64, 3]
+    assert info["runtime_url"].startswith("/assets/litert/")
+    assert info["model_url"].startswith("/api/browser-model/b1/model.tflite?generation=")
+    answer = get(client, seller, info["model_url"])
+    assert answer.status_code == 200 and answer.data == active
+    assert answer.headers["Cache-Control"] == "private, max-age=31536000, immutable"
+
+    # Sellers have the active version only; managers may try any registered one.
+    assert get(client, seller, "/api/browser-model?version=b0").status_code == 404
+    other = get(client, manager, "/api/browser-model?version=b0").get_json()
+    assert other["version"] == "b0"
+    assert get(client, seller, other["model_url"]).status_code == 404
+    assert get(client, manager, other["model_url"]).status_code == 200
+    assert get(client, manager, "/api/browser-model/b1/model.tflite?generation=x").status_code == 404
+
+    runtime = client.get(f"{info['runtime_url']}litert.js")
+    assert runtime.status_code == 200 and b'from "./wasm-utils.js"' in runtime.data
+    assert runtime.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    wasm = client.get(f"{info['runtime_url']}litert_wasm_internal.wasm")
+    assert wasm.headers["Content-Type"] == "application/wasm"
+    assert client.get("/assets/litert/0.0.1/litert.js").status_code == 404
+    # The policy lets the page compile WebAssembly, and still runs no eval().
+    csp = runtime.headers["Content-Security-Policy"]
+    assert "script-src 'self' 'wasm-unsafe-eval';" in csp and "'unsafe-eval'" not in csp
+
+
+def test_a_version_that_does_not_take_a_photo_is_not_offered_to_the_browser(
+    client: FlaskClient, people: dict[str, Person], tmp_path: Path
+) -> None:
+    register(tmp_path, "g1", input_spec={"shape": [28, 28, 1], "dtype": "float32", "range": [0, 255]})
+    registry.promote(CATEGORY, "g1", "test")
+    answer = get(client, people["seller"], "/api/browser-model")
+    assert answer.status_code == 404 and "cannot run in the browser" in answer.get_json()["error"]
+
+
+# --- promote, roll back, delete ---------------------------------------------------------------
+
+
+def test_managers_promote_roll_back_and_delete_from_the_page(
+    client: FlaskClient, people: dict[str, Person], tmp_path: Path
+) -> None:
+    manager = people["manager"]
+    register(tmp_path, "c1")
+    register(tmp_path, "c2", status=registry.REJECTED)
+    register(tmp_path, "c3")
+
+    assert post(client, manager, f"/api/models/{CATEGORY}/promote", {"version": "c1"}).status_code == 200
+    page = get(client, manager, "/views/models").get_data(as_text=True)
+    assert 'placeholder="The gate rejected it: why promote anyway?"' in page  # c2's form needs a reason
+
+    refused = post(client, manager, f"/api/models/{CATEGORY}/promote", {"version": "c2"})
+    assert refused.status_code == 409 and "give a reason" in refused.get_json()["error"]
+    assert registry.active_version(CATEGORY) == "c1"
+    forced = post(client, manager, f"/api/models/{CATEGORY}/promote", {"version": "c2", "reason": "photos look right"})
+    assert forced.get_json() == {"model": CATEGORY, "version": "c2", "previous_version": "c1"}
+    record = registry.get_version(CATEGORY, "c2") or {}
+    assert record["status"] == registry.ACTIVE and record["promoted_by"] == manager.email
+
+    page = get(client, manager, "/views/models").get_data(as_text=True)
+    assert "Roll back to c1" in page
+    assert post(client, manager, f"/api/models/{CATEGORY}/rollback").get_json()["version"] == "c1"
+    assert registry.active_version(CATEGORY) == "c1"
+
+    before = model_objects()
+    active = post(client, manager, f"/api/models/{CATEGORY}/versions/c1/delete")
+    assert active.status_code == 409 and "active version" in active.get_json()["error"]
+    assert model_objects() == before and registry.get_version(CATEGORY, "c1")
+    assert post(client, manager, f"/api/models/{CATEGORY}/versions/c3/delete").status_code == 200
+    assert registry.get_version(CATEGORY, "c3") is None
+    assert [o for o in model_objects() if "/c3/" in o] == []
+    assert post(client, manager, f"/api/models/{CATEGORY}/versions/c3/delete").status_code == 409
+    too_long = post(client, manager, f"/api/models/{CATEGORY}/promote", {"version": "c3", "reason": "x" * 501})
+    assert too_long.status_code == 400
+
+
+def test_the_runs_table_shows_who_asked(client: FlaskClient, people: dict[str, Person]) -> None:
+    manager = people["manager"]
+    runs = clients.firestore_client().collection(contract.RETRAIN_RUNS)
+    for run_id, asker in (("by-manager", manager.uid), ("by-schedule", "scheduler")):
+        runs.document(run_id).set(
+            {
+                "request": {"model": CATEGORY, "requested_by": asker},
+                "status": "done",
+                "created_at": firestore.SERVER_TIMESTAMP,
+            }
+        )
+    page = get(client, manager, "/views/models").get_data(as_text=True)
+    assert f"<td>{manager.email}</td>" in page and "<td>scheduler</td>" in page
