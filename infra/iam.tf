@@ -209,8 +209,9 @@ resource "google_cloud_run_v2_job_iam_member" "retrain_runs_training" {
 
 # --- admin: the admin, seller and buyer pages. Reads and writes products, messages and users
 #     (Firestore); publishes product-events (reviews), message-events (messages) and
-#     retrain-requests (the retrain button); opens sellers' resumable upload sessions under
-#     uploads/ and streams stored photos (upload bucket); serves model reports (model bucket).
+#     retrain-requests (the retrain button), model-events (promotions from the models page);
+#     opens sellers' resumable upload sessions under uploads/ and streams stored photos (upload
+#     bucket); serves model reports and model files, deletes versions (model bucket).
 #     Verifying an ID token's signature needs no role (Google's public keys); checking that
 #     its sessions were not revoked (a role change) reads the account: firebaseauth.viewer.
 
@@ -231,8 +232,9 @@ resource "google_project_iam_member" "admin_read_accounts" {
   member  = "serviceAccount:${google_service_account.admin.email}"
 }
 
+# model-events: a manager's promotion or rollback from the models page announces it.
 resource "google_pubsub_topic_iam_member" "admin_publish" {
-  for_each = toset(["product-events", "message-events", "retrain-requests"])
+  for_each = toset(["product-events", "message-events", "retrain-requests", "model-events"])
   topic    = google_pubsub_topic.topic[each.key].name
   role     = "roles/pubsub.publisher"
   member   = "serviceAccount:${google_service_account.admin.email}"
@@ -257,8 +259,10 @@ resource "google_storage_bucket_iam_member" "admin_create_uploads" {
   }
 }
 
-resource "google_storage_bucket_iam_member" "admin_read_models" {
+# Reads reports and the model files the browser runs; deleting a version from the models page
+# removes its files.
+resource "google_storage_bucket_iam_member" "admin_models" {
   bucket = google_storage_bucket.models.name
-  role   = "roles/storage.objectViewer"
+  role   = "roles/storage.objectUser"
   member = "serviceAccount:${google_service_account.admin.email}"
 }
