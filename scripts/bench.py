@@ -30,6 +30,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))
 
+from bench_browser import bench_browser  # noqa: E402 (scripts/bench_browser.py)
+
 from fashiontag import config, datasets, products, samples  # noqa: E402
 from fashiontag.inference import CategoryModel  # noqa: E402
 from fashiontag.local import stack  # noqa: E402
@@ -207,6 +209,8 @@ def main() -> None:
             results["cold_start"] = bench_cold_start(cfg, photos, args.cold_runs)
             print(f"steady uploads, {args.rate}/s for {args.duration:.0f} s ...", flush=True)
             results["upload_to_firestore"] = bench_steady_rate(photos, args.rate, args.duration)
+            print("the category model in the browser ...", flush=True)
+            results["browser"] = bench_browser(cfg, photos[:50])
         finally:
             stack.down(cfg)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -62,6 +62,7 @@ class BrowserRun:
 
 @contextmanager
 def chromium() -> Iterator[Any]:
+    """A browser whose every new context starts without cookies or cache (in memory)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -70,6 +71,22 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def chromium_profile(folder: Path) -> Iterator[Any]:
+    """A browser context with a profile on disk, as a person's browser has: its HTTP cache keeps
+    what an in-memory one may not (LiteRT.js's WebAssembly is 9 MB)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(folder), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield context
+        finally:
+            context.close()
 
 
 def sign_in(page: Any, url: str, email: str, password: str, timeout_ms: float = 30_000) -> None:
