@@ -79,7 +79,9 @@ resource "google_pubsub_topic_iam_member" "on_upload_publish_product_events" {
   member = "serviceAccount:${google_service_account.on_upload.email}"
 }
 
-# --- classify: reads the image a caller names (upload bucket only) and the model registry.
+# --- classify: reads the image a caller names (upload bucket only) and the model registry;
+#     registers the versions managers load from the models page once it has checked them
+#     (fashiontag.model_check: reads and removes staging/, writes models/ in the model bucket).
 
 resource "google_service_account" "classify" {
   account_id   = "fashiontag-classify"
@@ -92,9 +94,9 @@ resource "google_storage_bucket_iam_member" "classify_read_uploads" {
   member = "serviceAccount:${google_service_account.classify.email}"
 }
 
-resource "google_storage_bucket_iam_member" "classify_read_models" {
+resource "google_storage_bucket_iam_member" "classify_models" {
   bucket = google_storage_bucket.models.name
-  role   = "roles/storage.objectViewer"
+  role   = "roles/storage.objectUser"
   member = "serviceAccount:${google_service_account.classify.email}"
 }
 

@@ -14,20 +14,20 @@ from pathlib import Path
 import flask
 import functions_framework
 
-from fashiontag.admin.web import create_app
+from fashiontag.admin import web
 
 logging.basicConfig(level=logging.INFO)
 
 
 @functools.cache
 def _app() -> flask.Flask:
-    return create_app(function_dir=Path(__file__).resolve().parent)
+    return web.create_app(function_dir=Path(__file__).resolve().parent)
 
 
 @functions_framework.http
 def admin(request: flask.Request) -> flask.typing.ResponseReturnValue:
     app = _app()
-    if (request.content_length or 0) > app.config["MAX_CONTENT_LENGTH"]:
+    if (request.content_length or 0) > web.body_limit(request.path, app.config["MAX_CONTENT_LENGTH"]):
         return {"error": "The request is too large."}, 413
     # functions-framework reads the body again after the function returns: read it once here
     # and give the admin app its own copy of the stream.

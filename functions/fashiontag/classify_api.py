@@ -8,7 +8,8 @@ Kept out of ``main.py`` to stay testable.
   ``fashiontag classify``: 200 when classified, 422 when the image was rejected, 400 for a
   malformed request, 404 for an unknown version.
 - A Pub/Sub push from ``model-events`` (``model.promoted``) re-scores the products still
-  awaiting review with the newly promoted version.
+  awaiting review with the newly promoted version; ``model.uploaded`` checks a version a
+  manager loaded from the models page and registers it, or records why not (``model_check``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import flask
 from google.api_core import exceptions as gexc
 
-from fashiontag import clients, config, contract, images, pubsub, registry, rescoring, serving
+from fashiontag import clients, config, contract, images, model_check, pubsub, registry, rescoring, serving
 from fashiontag.classification import record, rejected
 from fashiontag.errors import Rejection
 from fashiontag.inference import CategoryModel
@@ -77,12 +78,15 @@ def classify_request(request: flask.Request) -> tuple[dict[str, Any], int]:
 
 
 def handle_model_event(envelope: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """Pub/Sub push from model-events: re-score after a category promotion, ignore the rest."""
+    """Pub/Sub push from model-events: re-score after a category promotion, check a loaded
+    version, ignore the rest."""
     try:
         event = pubsub.decode(envelope)
     except pubsub.Malformed as error:
         log.error("dropping a malformed model event: %s", error)
         return {"ignored": "malformed"}, 200
+    if event.type == contract.MODEL_UPLOADED:
+        return {"upload": model_check.handle_upload(str(event.payload.get("upload_id") or ""))}, 200
     if event.type != contract.MODEL_PROMOTED or event.payload.get("model") != config.CATEGORY_MODEL_NAME:
         return {"ignored": event.type}, 200
     model = serving.category_version(str(event.payload["version"]))

@@ -24,6 +24,9 @@ MESSAGES = "messages"
 USERS = "users"
 # push_outbox/{notification_id}: the record of one push, written once whatever the push mode.
 PUSH_OUTBOX = "push_outbox"
+# model_uploads/{id}: a model version a manager loaded from the page, and the check's verdict
+MODEL_UPLOADS = "model_uploads"
+UPLOAD_CHECKING, UPLOAD_REGISTERED, UPLOAD_REFUSED = "checking", "registered", "refused"
 
 # --- product statuses ------------------------------------------------------------------------
 
@@ -72,6 +75,7 @@ PRODUCT_PUBLISHED = "product.published"
 MODEL_TRAINED = "model.trained"
 MODEL_PROMOTED = "model.promoted"
 MODEL_REJECTED = "model.rejected"
+MODEL_UPLOADED = "model.uploaded"
 MESSAGE_SENT = "message.sent"
 RETRAIN_REQUESTED = "retrain.requested"
 # The kind of a notification a manager writes directly (no event behind it).
@@ -122,6 +126,8 @@ def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
 
 UPLOAD_PREFIX = "uploads/"
 DERIVED_PREFIX = "derived/"
+# In the model bucket: a loaded model's files, until classify has checked them (model_check).
+STAGING_PREFIX = "staging/"
 
 
 def upload_object_name(seller_id: str, file_name: str) -> str:

@@ -118,7 +118,7 @@ def _call(base: str, method: str, rule: str, token: str | None, scheme: str = "B
 def _state() -> dict[str, Any]:
     db = clients.firestore_client()
     docs: dict[str, Any] = {}
-    for name in ("products", "messages", "notifications", "users", "retrain_runs", "models"):
+    for name in ("products", "messages", "notifications", "users", "retrain_runs", "models", "model_uploads"):
         for snap in db.collection(name).stream():
             docs[f"{name}/{snap.id}"] = snap.to_dict()
     for group in ("history", "versions"):

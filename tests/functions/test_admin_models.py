@@ -1,11 +1,13 @@
 """The models page's changes and the model for the browser, through the admin function on the emulators.
 
 Versions are registered with real files in the model bucket; the admin function never runs
-them (it hands the file over), so their model.tflite need not be a working model here.
+them (it hands the file over), so their model.tflite need not be a working model, except
+where a version is loaded from the page: the stack's classify function checks it with LiteRT.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from google.cloud import firestore
 from fashiontag import clients, config, contract, registry
 from fashiontag.local.stack import StackConfig
 from tests.functions.test_admin import SOURCE, Person, add_person
+from tests.helpers import wait_until
 
 CATEGORY = config.CATEGORY_MODEL_NAME
 PHOTO_INPUT = {"shape": [64, 64, 3], "dtype": "float32", "range": [0, 255]}
@@ -169,3 +172,91 @@ def test_the_runs_table_shows_who_asked(client: FlaskClient, people: dict[str, P
         )
     page = get(client, manager, "/views/models").get_data(as_text=True)
     assert f"<td>{manager.email}</td>" in page and "<td>scheduler</td>" in page
+
+
+# --- load a new version ------------------------------------------------------------------------
+
+
+def load(client: FlaskClient, who: Person, version: str, files: dict[str, bytes]) -> Any:
+    form: dict[str, Any] = {"version": version}
+    form.update({name: (io.BytesIO(data), name) for name, data in files.items()})
+    return client.post(
+        f"/api/models/{CATEGORY}/versions", data=form, headers=who.headers, content_type="multipart/form-data"
+    )
+
+
+def shipped_files(version: str, **meta_changes: Any) -> dict[str, bytes]:
+    folder = config.category_model_dir()
+    meta = json.loads((folder / "model.json").read_text()) | {"version": version} | meta_changes
+    return {"model.tflite": (folder / "model.tflite").read_bytes(), "model.json": json.dumps(meta).encode()}
+
+
+def checked(upload_id: str) -> dict[str, Any]:
+    ref = clients.firestore_client().collection(contract.MODEL_UPLOADS).document(upload_id)
+
+    def done() -> dict[str, Any] | None:
+        doc = ref.get().to_dict() or {}
+        return doc if doc.get("status") != contract.UPLOAD_CHECKING else None
+
+    return wait_until(done, 60, lambda: f"upload {upload_id} still {ref.get().to_dict()}")
+
+
+def test_a_loaded_version_is_checked_by_classify_then_registered(
+    client: FlaskClient, people: dict[str, Person]
+) -> None:
+    manager = people["manager"]
+    files = shipped_files("up1") | {"model_card.md": b"# up1\nLoaded from the page."}
+    answer = load(client, manager, "up1", files)
+    assert answer.status_code == 202, answer.get_json()
+    upload = checked(answer.get_json()["upload_id"])
+    assert upload["status"] == contract.UPLOAD_REGISTERED and upload["by"] == manager.email
+    record = registry.get_version(CATEGORY, "up1") or {}
+    assert record["status"] == registry.CANDIDATE and registry.active_version(CATEGORY) is None
+    assert sorted(record["artifacts"]["files"]) == ["model.json", "model.tflite", "model_card.md"]
+    assert not [o for o in model_objects() if o.startswith(contract.STAGING_PREFIX)]
+    page = get(client, manager, "/views/models").get_data(as_text=True)
+    assert "status-registered" in page
+    assert load(client, manager, "up1", files).status_code == 409  # registered already
+
+
+@pytest.mark.parametrize(
+    ("files", "why"),
+    [
+        ({"model.tflite": b"TFL3" + bytes(range(256)) * 40}, "LiteRT"),  # not a flatbuffer LiteRT can open
+        ({"labels": ["trouser", "dress"]}, "labels"),
+        ({"input": {"shape": [28, 28, 1]}}, "whole photo"),
+        ({"temperature": -1}, "temperature"),
+    ],
+)
+def test_a_broken_version_is_refused_and_nothing_changes(
+    client: FlaskClient, people: dict[str, Person], files: dict[str, Any], why: str
+) -> None:
+    manager = people["manager"]
+    sent = shipped_files("bad1", **{k: v for k, v in files.items() if k != "model.tflite"})
+    sent |= {k: v for k, v in files.items() if k == "model.tflite"}
+    before = model_objects()
+    answer = load(client, manager, "bad1", sent)
+    assert answer.status_code == 202, answer.get_json()
+    upload = checked(answer.get_json()["upload_id"])
+    assert upload["status"] == contract.UPLOAD_REFUSED and why in upload["error"]
+    assert registry.list_versions(CATEGORY) == [] and model_objects() == before
+
+
+def test_what_the_admin_can_read_itself_is_refused_at_once(client: FlaskClient, people: dict[str, Person]) -> None:
+    manager = people["manager"]
+    good = shipped_files("v9")
+    cases = [
+        ("v9", {"model.json": good["model.json"]}, "Choose model.tflite"),
+        ("v9", good | {"model.json": b"{not json"}, "not a JSON document"),
+        ("v8", good, '"version": "v8"'),
+        ("../x", good, "letters, digits"),
+        ("v9", good | {"model.tflite": b"0" * 20_000_001}, "too large"),
+    ]
+    for version, files, message in cases:
+        answer = load(client, manager, version, files)
+        body = answer.get_json()
+        said = " ".join([body["error"], *body.get("problems", [])])
+        assert answer.status_code == 400 and message in said, (version, body)
+    attribute = client.post("/api/models/attributes-trouser/versions", data={"version": "v9"}, headers=manager.headers)
+    assert attribute.status_code == 400
+    assert model_objects() == [] and list(clients.firestore_client().collection(contract.MODEL_UPLOADS).stream()) == []

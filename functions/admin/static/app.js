@@ -239,6 +239,7 @@
     }
     for (const input of $$("input[data-request-id]", root)) input.value = newId();
     for (const form of $$("form[data-api]", root)) form.addEventListener("submit", submitApi);
+    for (const form of $$("form[data-multipart]", root)) form.addEventListener("submit", submitMultipart);
     for (const form of $$("form[data-view]", root)) form.addEventListener("submit", submitFilter);
     for (const form of $$("form[data-upload]", root)) {
       form.addEventListener("submit", submitUpload);
@@ -338,6 +339,32 @@
       reload();
     } catch (error) {
       if (!(error instanceof SignedOut)) flash(error.message, "error", error.problems || []);
+    } finally {
+      if (button) button.disabled = false;
+    }
+  }
+
+  // A form with files (a model version), sent as multipart; the answer is JSON.
+  async function submitMultipart(event) {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const button = form.querySelector("[type=submit]");
+    if (button) button.disabled = true;
+    try {
+      const response = await api(form.dataset.multipart, {
+        method: "POST",
+        headers: { Accept: "application/json" },
+        body: new FormData(form),
+      });
+      const data = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        flash(data.error || `The request failed (${response.status}).`, "error", data.problems || []);
+        return;
+      }
+      flash(form.dataset.success || "Done.", "ok");
+      reload();
+    } catch (error) {
+      if (!(error instanceof SignedOut)) flash(error.message, "error");
     } finally {
       if (button) button.disabled = false;
     }

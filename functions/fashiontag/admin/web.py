@@ -28,7 +28,7 @@ import jinja2
 from flask.json.provider import DefaultJSONProvider
 from google.api_core import exceptions as gexc
 
-from fashiontag.admin import listings, presenters, specs
+from fashiontag.admin import listings, model_uploads, presenters, specs
 from fashiontag.admin.errors import ApiError, NotFound
 from fashiontag.admin.routes import BLUEPRINTS
 from fashiontag.admin.transport import origin_of, origins
@@ -46,6 +46,13 @@ class _JSON(DefaultJSONProvider):
         if isinstance(o, dt.datetime):
             return o.isoformat()
         return DefaultJSONProvider.default(o)
+
+
+def body_limit(path: str, default: int) -> int:
+    """The largest request body for ``path``: only loading a model sends more than a form."""
+    parts = path.strip("/").split("/")
+    loading = len(parts) == 4 and parts[:2] == ["api", "models"] and parts[3] == "versions"
+    return model_uploads.MAX_REQUEST_BYTES if loading else default
 
 
 def create_app(test_config: dict[str, Any] | None = None, function_dir: Path | None = None) -> flask.Flask:

@@ -2,10 +2,11 @@
 
 - ``shared``: the page shell, and what every signed-in role may ask (products it may see,
   notifications, messages)
-- ``managers``: the review queue, corrections, users, activity, models and retraining
+- ``managers``: the review queue, corrections, users, activity
 - ``sellers``: upload sessions and the seller's own products
 - ``buyers``: the catalogue of published products (managers may look too)
-- ``models``: the registry changed from the page (promote, roll back, delete)
+- ``models``: the models page, retraining, and changes to the versions (promote, roll back,
+  delete, load)
 - ``browser``: the category model in the browser (the LiteRT.js runtime, the model file)
 
 Every ``/views`` and ``/api`` route is declared with ``access.guarded``, which checks the token

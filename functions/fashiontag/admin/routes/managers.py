@@ -1,4 +1,4 @@
-"""Managers: the review queue, corrections, verification, publication, users, activity, models."""
+"""Managers: the review queue, corrections, verification, publication, users, activity (models: ``models``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import flask
 
-from fashiontag import config, retraining, taxonomy
-from fashiontag.admin import identity, listings, messaging, models_view, presenters, review
+from fashiontag import config, taxonomy
+from fashiontag.admin import identity, listings, messaging, presenters, review
 from fashiontag.admin.access import guarded
 from fashiontag.admin.errors import Invalid
 from fashiontag.admin.identity import Principal
@@ -103,32 +103,3 @@ def activity_view(p: Principal) -> Any:
     entries += [{"kind": "message", "at": m.get("created_at"), **m} for m in messaging.recent_messages()]
     entries.sort(key=lambda e: str(e.get("at") or ""), reverse=True)
     return flask.render_template("activity.html", me=p, entries=entries[:150])
-
-
-@guarded(bp, "/api/models", (MANAGER,))
-def models_json(p: Principal) -> Any:
-    return {"models": models_view.models(), "runs": models_view.runs()}
-
-
-@guarded(bp, "/views/models", (MANAGER,))
-def models_page(p: Principal) -> Any:
-    return flask.render_template(
-        "models.html",
-        me=p,
-        models=models_view.models(),
-        runs=models_view.runs(),
-        trainable=retraining.TRAINABLE_MODELS,
-    )
-
-
-@guarded(bp, "/api/models/<name>/versions/<version>/files/<file_name>", (MANAGER,))
-def model_file(p: Principal, name: str, version: str, file_name: str) -> Any:
-    data, content_type = models_view.report_file(name, version, file_name)
-    return flask.Response(data, content_type=content_type)
-
-
-@guarded(bp, "/api/retrain", (MANAGER,), ("POST",))
-def retrain(p: Principal) -> Any:
-    body = json_body()
-    request_id = models_view.request_retraining(p, body.get("model"), body.get("epochs"), body.get("min_new_labels"))
-    return {"request_id": request_id}, 202

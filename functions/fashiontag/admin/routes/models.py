@@ -1,8 +1,5 @@
-"""Managers change the model registry from the page: promote, roll back, delete a version.
-
-The models page itself, its report files and retraining are with the other manager routes
-(``managers``); the model in the browser is in ``browser``.
-"""
+"""Managers and the model registry: the models page, its reports, retraining, and changes to the
+versions (promote, roll back, delete, load a new one). The model in the browser is in ``browser``."""
 
 from __future__ import annotations
 
@@ -10,13 +7,45 @@ from typing import Any
 
 import flask
 
-from fashiontag.admin import models_view
+from fashiontag import retraining
+from fashiontag.admin import model_uploads, models_view
 from fashiontag.admin.access import guarded
 from fashiontag.admin.identity import Principal
 from fashiontag.admin.transport import json_body
 from fashiontag.contract import MANAGER
 
 bp = flask.Blueprint("models", __name__)
+
+
+@guarded(bp, "/api/models", (MANAGER,))
+def models_json(p: Principal) -> Any:
+    return {"models": models_view.models(), "runs": models_view.runs(), "uploads": model_uploads.recent()}
+
+
+@guarded(bp, "/views/models", (MANAGER,))
+def models_page(p: Principal) -> Any:
+    return flask.render_template(
+        "models.html",
+        me=p,
+        models=models_view.models(),
+        runs=models_view.runs(),
+        uploads=model_uploads.recent(),
+        upload_limits=model_uploads.MAX_BYTES,
+        trainable=retraining.TRAINABLE_MODELS,
+    )
+
+
+@guarded(bp, "/api/models/<name>/versions/<version>/files/<file_name>", (MANAGER,))
+def model_file(p: Principal, name: str, version: str, file_name: str) -> Any:
+    data, content_type = models_view.report_file(name, version, file_name)
+    return flask.Response(data, content_type=content_type)
+
+
+@guarded(bp, "/api/retrain", (MANAGER,), ("POST",))
+def retrain(p: Principal) -> Any:
+    body = json_body()
+    request_id = models_view.request_retraining(p, body.get("model"), body.get("epochs"), body.get("min_new_labels"))
+    return {"request_id": request_id}, 202
 
 
 @guarded(bp, "/api/models/<name>/promote", (MANAGER,), ("POST",))
@@ -34,3 +63,12 @@ def rollback(p: Principal, name: str) -> Any:
 def delete(p: Principal, name: str, version: str) -> Any:
     models_view.delete(name, version)
     return {"deleted": {"model": name, "version": version}}
+
+
+@guarded(bp, "/api/models/<name>/versions", (MANAGER,), ("POST",))
+def load_version(p: Principal, name: str) -> Any:
+    """A multipart form: ``version`` and the files, each sent under its own file name."""
+    flask.request.max_content_length = model_uploads.MAX_REQUEST_BYTES
+    files = {key: f.read() for key, f in flask.request.files.items() if key in model_uploads.MAX_BYTES}
+    upload_id = model_uploads.stage(p, name, flask.request.form.get("version"), files)
+    return {"upload_id": upload_id, "status": "checking"}, 202
