@@ -9,7 +9,7 @@ SYSTEM_STAMP := .fashiontag/.system-deps
 NODE_STAMP := node_modules/.installed
 ARGS ?=
 
-.PHONY: deps test test-fast lint typecheck unit demo bench bench-loop stack-up stack-down model clean
+.PHONY: deps test test-fast lint typecheck unit demo bench bench-loop chaos stack-up stack-down model clean
 
 deps: $(STAMP) $(SYSTEM_STAMP) $(NODE_STAMP)
 
@@ -56,6 +56,11 @@ bench: deps
 # The learning loop: a 5,000-image model, uploads verified by a simulated manager, retraining.
 bench-loop: deps
 	$(BIN)/python scripts/bench_loop.py $(ARGS)
+
+# Nothing lost under faults (docs/decisions/0014): 1,000 uploads while on_upload is killed and
+# kept down, Firestore frozen and the delivery, bridge and reconcile processes killed; writes bench/chaos.json.
+chaos: deps
+	$(BIN)/python scripts/chaos.py $(ARGS)
 
 stack-up: deps
 	$(BIN)/fashiontag stack up

@@ -268,3 +268,66 @@ resource "google_storage_bucket_iam_member" "admin_models" {
   role   = "roles/storage.objectUser"
   member = "serviceAccount:${google_service_account.admin.email}"
 }
+
+# --- reconcile: what on-upload may do (it re-drives uploads through the same code), plus
+#     collecting the dead letters: read and acknowledge every dead-letter subscription.
+
+resource "google_service_account" "reconcile" {
+  account_id   = "fashiontag-reconcile"
+  display_name = "fashiontag reconcile function"
+}
+
+resource "google_storage_bucket_iam_member" "reconcile_read_uploads" {
+  bucket = google_storage_bucket.uploads.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.reconcile.email}"
+}
+
+resource "google_storage_bucket_iam_member" "reconcile_write_derived" {
+  bucket = google_storage_bucket.uploads.name
+  role   = "roles/storage.objectUser"
+  member = "serviceAccount:${google_service_account.reconcile.email}"
+
+  condition {
+    title       = "derived-only"
+    description = "Only objects under derived/"
+    expression  = "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.uploads.name}/objects/derived/\")"
+  }
+}
+
+resource "google_storage_bucket_iam_member" "reconcile_mark_rejected" {
+  bucket = google_storage_bucket.uploads.name
+  role   = google_project_iam_custom_role.upload_marker.id
+  member = "serviceAccount:${google_service_account.reconcile.email}"
+
+  condition {
+    title       = "uploads-only"
+    description = "Only objects under uploads/"
+    expression  = "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.uploads.name}/objects/uploads/\")"
+  }
+}
+
+resource "google_storage_bucket_iam_member" "reconcile_read_models" {
+  bucket = google_storage_bucket.models.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.reconcile.email}"
+}
+
+resource "google_project_iam_member" "reconcile_firestore" {
+  project = var.project
+  role    = "roles/datastore.user"
+  member  = "serviceAccount:${google_service_account.reconcile.email}"
+}
+
+resource "google_pubsub_topic_iam_member" "reconcile_publish_product_events" {
+  topic  = google_pubsub_topic.topic["product-events"].name
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${google_service_account.reconcile.email}"
+}
+
+resource "google_pubsub_subscription_iam_member" "reconcile_collect_dead_letters" {
+  for_each     = toset(local.dead_letter_sources)
+  subscription = google_pubsub_subscription.dead_letter[each.key].name
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_service_account.reconcile.email}"
+}

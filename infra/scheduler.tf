@@ -27,3 +27,26 @@ resource "google_cloud_scheduler_job" "retrain" {
     }
   }
 }
+
+# The reconciler (functions/reconcile, fashiontag.reconciler): every few minutes it re-drives
+# uploads that have no finished product once Eventarc's retries are over, and collects dead
+# letters. Called over HTTP with an OIDC token of the trigger account, which the deploy makes
+# an invoker of reconcile (scripts/deploy_plan.py); the URL is the function's Cloud Run service.
+resource "google_cloud_scheduler_job" "reconcile" {
+  name             = "fashiontag-reconcile"
+  description      = "Re-drive uploads without a finished product; collect dead letters (functions/reconcile)"
+  region           = var.region
+  schedule         = var.reconcile_schedule
+  time_zone        = "Etc/UTC"
+  attempt_deadline = "540s"
+
+  http_target {
+    http_method = "POST"
+    uri         = "https://reconcile-${data.google_project.this.number}.${var.region}.run.app/"
+
+    oidc_token {
+      service_account_email = google_service_account.trigger.email
+      audience              = "https://reconcile-${data.google_project.this.number}.${var.region}.run.app"
+    }
+  }
+}

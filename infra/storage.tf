@@ -6,9 +6,10 @@
 #     for a seller or a manager to look at what was wrong); classified uploads never get a
 #     customTime and stay;
 #   - abort multipart uploads left incomplete for a day (they are billed, and never finish);
-#   - no versioning: a replaced or deleted upload is gone at once, exactly as on the local
-#     emulator, so on_upload's "upload_missing" path behaves the same in both places. (Soft
-#     delete, on by default, still keeps deleted objects recoverable for 7 days.)
+#   - versioned: upload names are unique and written with ifGenerationMatch=0, so nothing of
+#     ours replaces an upload; should anything else replace or delete one, the earlier version
+#     stays readable (a product keeps the generation it was made from) for
+#     var.noncurrent_upload_retention_days, then goes (docs/decisions/0014).
 resource "google_storage_bucket" "uploads" {
   name                        = local.upload_bucket
   location                    = var.region
@@ -17,6 +18,20 @@ resource "google_storage_bucket" "uploads" {
   public_access_prevention    = "enforced"
   force_destroy               = false
   labels                      = local.labels
+
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = var.noncurrent_upload_retention_days
+      with_state                 = "ARCHIVED"
+    }
+    action {
+      type = "Delete"
+    }
+  }
 
   lifecycle_rule {
     condition {

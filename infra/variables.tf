@@ -38,6 +38,18 @@ variable "retrain_schedule" {
   description = "Cron schedule of the retraining request (daily at 03:00 by default)."
 }
 
+variable "reconcile_schedule" {
+  type        = string
+  default     = "*/5 * * * *"
+  description = "Cron schedule of the reconciler (every 5 minutes by default)."
+}
+
+variable "noncurrent_upload_retention_days" {
+  type        = number
+  default     = 30
+  description = "Days an earlier version of an upload (replaced or deleted) is kept before it is deleted."
+}
+
 variable "retrain_min_new_labels" {
   type        = number
   default     = 20

@@ -278,9 +278,8 @@ def after_deploy(fn: Function, target: Target) -> list[str]:
     """What can only be set once the function (its Cloud Run service, its trigger) exists."""
     trig = fn.trigger
     lines: list[str] = []
-    if trig.type == "storage" or trig.subscriptions:
-        assert trig.service_account
-        # Eventarc and Pub/Sub push call the function as the trigger account.
+    if trig.service_account:
+        # Eventarc, Pub/Sub push and Cloud Scheduler call the function as the trigger account.
         lines.append(_invoker(fn, target, f"serviceAccount:{target.sa_email(trig.service_account)}"))
     lines += [_invoker(fn, target, member) for member in trig.invokers]
     if trig.type == "storage":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Iterator
@@ -55,7 +56,10 @@ def stack_config(tmp_path_factory: pytest.TempPathFactory):
     from fashiontag.local import stack
 
     base = int(os.environ.get("FASHIONTAG_TEST_PORT_BASE", "9500"))
-    return stack.StackConfig.from_env(tmp_path_factory.mktemp("stack"), base)
+    # The tests call the reconciler themselves: a scheduled run could re-drive an upload that a
+    # test holds back on purpose, or one that reset() is deleting.
+    cfg = stack.StackConfig.from_env(tmp_path_factory.mktemp("stack"), base)
+    return dataclasses.replace(cfg, reconcile_every_s=0)
 
 
 @pytest.fixture(scope="session")

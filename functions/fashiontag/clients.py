@@ -7,11 +7,12 @@ STORAGE_EMULATOR_HOST), so the same code talks to the local stack and to the clo
 from __future__ import annotations
 
 import os
+import warnings
 from functools import cache
 
 from google.cloud import firestore
-from google.cloud.pubsub_v1 import PublisherClient
-from google.cloud.pubsub_v1.types import BatchSettings
+from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
+from google.cloud.pubsub_v1.types import BatchSettings, PullResponse
 from google.cloud.storage import Client as StorageClient
 
 from fashiontag import config
@@ -37,7 +38,25 @@ def publisher() -> PublisherClient:
     return PublisherClient(batch_settings=BatchSettings(max_messages=1))
 
 
+@cache
+def subscriber() -> SubscriberClient:
+    return SubscriberClient()
+
+
+def pull_at_once(subscription_path: str, max_messages: int) -> PullResponse:
+    """One pull that answers at once, empty when nothing waits.
+
+    ``return_immediately`` is deprecated, yet a waiting pull holds its caller for the whole
+    timeout whenever a subscription is empty (each dead-letter subscription, every reconcile
+    run), and on the emulator a waiting pull the client gave up on may still hand messages out.
+    """
+    request = {"subscription": subscription_path, "max_messages": max_messages, "return_immediately": True}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return subscriber().pull(request=request, timeout=10)
+
+
 def reset() -> None:
     """Forget every client (tests that switch emulators between runs)."""
-    for factory in (firestore_client, storage_client, publisher):
+    for factory in (firestore_client, storage_client, publisher, subscriber):
         factory.cache_clear()

@@ -110,6 +110,22 @@ def processing_lease_seconds() -> float:
     return float(_env("FASHIONTAG_LEASE_SECONDS", "60"))
 
 
+@dataclass(frozen=True)
+class Reconciling:
+    grace_s: float  # younger uploads are left to their delivery, which may still be running
+    window_days: float  # older uploads are not looked at
+    max_objects: int  # uploads listed per run; the next run goes on where this one stopped
+
+
+def reconciling() -> Reconciling:
+    """How the reconciler bounds one run (fashiontag.reconciler)."""
+    return Reconciling(
+        grace_s=float(_env("FASHIONTAG_RECONCILE_GRACE_SECONDS", "120")),
+        window_days=float(_env("FASHIONTAG_RECONCILE_WINDOW_DAYS", "7")),
+        max_objects=int(_env("FASHIONTAG_RECONCILE_MAX_OBJECTS", "2000")),
+    )
+
+
 def fashion_mnist_dir() -> Path:
     return Path(_env("FASHIONTAG_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 
 # --- Firestore collections -------------------------------------------------------------------
 
@@ -24,6 +25,10 @@ MESSAGES = "messages"
 USERS = "users"
 # push_outbox/{notification_id}: the record of one push, written once whatever the push mode.
 PUSH_OUTBOX = "push_outbox"
+# dead_letters/{id}: a message that ended in a dead-letter topic, until it is replayed
+DEAD_LETTERS = "dead_letters"
+# reconciler/cursor: the upload name the reconciler's next run lists from
+RECONCILER = "reconciler"
 # model_uploads/{id}: a model version a manager loaded from the page, and the check's verdict
 MODEL_UPLOADS = "model_uploads"
 UPLOAD_CHECKING, UPLOAD_REGISTERED, UPLOAD_REFUSED = "checking", "registered", "refused"
@@ -135,6 +140,16 @@ def upload_object_name(seller_id: str, file_name: str) -> str:
     if not seller_id or "/" in seller_id:
         raise ValueError(f"invalid seller id {seller_id!r}")
     return f"{UPLOAD_PREFIX}{seller_id}/{file_name}"
+
+
+def unique_upload_name(seller_id: str, file_name: str) -> str:
+    """``uploads/{seller_id}/{stem}-{token}{suffix}``: a name no other upload has, so a second
+    photo called like the first never replaces it (written with ifGenerationMatch=0 too)."""
+    stem, dot, suffix = file_name.rpartition(".")
+    if not dot or not stem:
+        stem, suffix = file_name, ""
+    token = uuid.uuid4().hex[:12]
+    return upload_object_name(seller_id, f"{stem}-{token}{dot}{suffix}" if suffix else f"{stem}-{token}")
 
 
 def upload_folder(seller_id: str) -> str:

@@ -23,3 +23,10 @@ def publish(topic: str, event_type: str, event_id: str, payload: dict[str, Any])
         event_id=event_id,
     )
     return str(future.result(timeout=30))
+
+
+def republish(topic: str, data: bytes, attributes: dict[str, str]) -> str:
+    """Publish a message again as it was (a replayed dead letter); consumers drop it by its
+    ``event_id`` if it had arrived after all."""
+    path = clients.publisher().topic_path(config.project(), topic)
+    return str(clients.publisher().publish(path, data, **attributes).result(timeout=30))

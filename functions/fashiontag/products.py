@@ -48,12 +48,17 @@ def is_finished(doc: dict[str, Any]) -> bool:
     return doc.get("status", RECEIVED) != RECEIVED and bool(doc.get("event", {}).get("published_at"))
 
 
+def leased(doc: dict[str, Any], owner: str = "") -> bool:
+    """Whether a delivery other than ``owner`` holds an unexpired lease on the product."""
+    held = doc.get("lease")
+    return bool(held and held.get("owner") != owner and held.get("until") and held["until"] > _now())
+
+
 def _settled(doc: dict[str, Any], owner: str) -> Claim | None:
     """DONE or BUSY when nothing is left for ``owner`` to claim; None when it may claim."""
     if is_finished(doc):
         return Claim(ClaimState.DONE, doc)
-    held = doc.get("lease")
-    if held and held.get("owner") != owner and held.get("until") and held["until"] > _now():
+    if leased(doc, owner):
         return Claim(ClaimState.BUSY, doc)
     return None
 

@@ -47,7 +47,8 @@ LOCAL_SUBSCRIPTIONS: tuple[PushSubscription, ...] = (
         name="upload-bucket-notifications-bridge",
         topic=UPLOAD_NOTIFICATIONS,
         target="storage_bridge",
-        retry=RetryPolicy(minimum_backoff_s=1, maximum_backoff_s=10),
+        # Backing off to a minute, ten attempts take about four minutes before the dead letter.
+        retry=RetryPolicy(minimum_backoff_s=1, maximum_backoff_s=60),
     ),
     # notify: one entry point, one subscription per topic it consumes.
     *(

@@ -11,6 +11,7 @@ from pathlib import Path
 import requests
 
 from fashiontag.local import stack
+from tests.helpers import wait_until
 
 REQUIRED_ENV = {
     "GOOGLE_CLOUD_PROJECT",
@@ -69,6 +70,14 @@ def test_stack_up_status_down(tmp_path: Path) -> None:
         ).json()
         assert sub["deadLetterPolicy"]["maxDeliveryAttempts"] == 10
         assert sub["retryPolicy"]["minimumBackoff"] in ("1s", "1.000s")
+        # supervisord runs the functions and the helpers; the scheduler calls the reconciler.
+        assert {"delivery", "scheduler", "reconcile"} <= set(rows)
+        scheduler_log = tmp_path / "logs" / "scheduler.log"
+        wait_until(
+            lambda: "reconcile: HTTP 200" in scheduler_log.read_text(),
+            60,
+            lambda: f"the scheduler never reached the reconciler: {scheduler_log.read_text()[-500:]}",
+        )
         # A second `up` is a no-op that keeps the same processes.
         assert _cli("stack", "up", state_dir=tmp_path, port_base=base).returncode == 0
         assert [row["pid"] for row in stack.status(cfg).values()] == pids

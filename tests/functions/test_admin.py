@@ -8,6 +8,7 @@ events, verify-many, the queue's filters, messages, notices, uploads and the cat
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -510,9 +511,10 @@ def test_upload_sessions_write_into_the_sellers_own_folder_only(
     )
     assert response.status_code == 201, response.get_json()
     session = response.get_json()["sessions"][0]
-    assert session["object"] == "uploads/seller-ann/évening-dress.jpg"
+    # The file's own name, made unique: a second photo of that name never replaces this one.
+    assert re.fullmatch(r"uploads/seller-ann/évening-dress-[0-9a-f]{12}\.jpg", session["object"])
     assert requests.put(session["session_url"], data=data, headers={"Content-Type": "image/jpeg"}, timeout=10).ok
-    blob = clients.storage_client().bucket(config.upload_bucket()).get_blob("uploads/seller-ann/évening-dress.jpg")
+    blob = clients.storage_client().bucket(config.upload_bucket()).get_blob(session["object"])
     assert blob is not None and blob.size == len(data) and blob.content_type == "image/jpeg"
     # The pipeline classifies it like any upload; wait, so that it does not spill into the next test.
     uploaded = wait_finished(contract.product_id(config.upload_bucket(), blob.name, str(blob.generation)))

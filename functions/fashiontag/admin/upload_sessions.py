@@ -1,8 +1,10 @@
 """Sellers upload photos straight to the bucket through resumable upload sessions.
 
 The admin function, which holds the storage credentials, opens one session per file for the
-object ``uploads/{seller uid}/{safe file name}`` with the content type and size fixed at
-initiation, and hands the browser only the session URL: a capability for that one object.
+object ``uploads/{seller uid}/{safe file name}-{token}.{ext}`` (a name no other upload has)
+with the content type and size fixed at initiation and ifGenerationMatch=0, so the session can
+only create that object, never replace one, and hands the browser only the session URL: a
+capability for that one object.
 The browser PUTs the file to it (with progress). See docs/decisions/0007 for what the cloud
 enforces and what the local fake-gcs-server does not.
 """
@@ -48,7 +50,7 @@ def safe_name(name: str, content_type: str) -> str:
 def object_name(principal: Principal, file_name: str) -> str:
     if not identity.UID_PATTERN.match(principal.uid):
         raise Invalid("This account's id cannot be used as a folder name.")
-    return contract.upload_object_name(principal.uid, file_name)
+    return contract.unique_upload_name(principal.uid, file_name)
 
 
 def _checked(item: Any, max_bytes: int) -> tuple[str, str, int]:
@@ -81,7 +83,9 @@ def create_sessions(principal: Principal, files: Any, origin: str | None) -> lis
     for name, content_type, size in checked:
         target = object_name(principal, safe_name(name, content_type))
         blob = bucket.blob(target)
-        url = blob.create_resumable_upload_session(content_type=content_type, size=size, origin=origin)
+        url = blob.create_resumable_upload_session(
+            content_type=content_type, size=size, origin=origin, if_generation_match=0
+        )
         sessions.append(
             {"file": name, "object": target, "content_type": content_type, "size": size, "session_url": url}
         )

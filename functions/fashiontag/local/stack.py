@@ -1,10 +1,14 @@
 """The local stack: real emulators and every function under functions-framework.
 
 ``up`` starts the Firestore and Pub/Sub emulators, fake-gcs-server publishing bucket
-notifications to Pub/Sub, the Firebase Auth emulator (npm firebase-tools), the bridge that
-turns them into Eventarc's CloudEvents, and the functions; it creates the topics,
-subscriptions (retry policy, dead-letter topic) and bucket, and returns when everything answers.
-``down`` stops every process it started by its own PID.
+notifications to Pub/Sub, the Firebase Auth emulator (npm firebase-tools), and under one
+supervisord (PyPI ``supervisor``) the bridge that turns notifications into Eventarc's
+CloudEvents, the functions, the delivery process that retries the uploads' deliveries with
+backoff and dead-letters them as Pub/Sub does (``delivery``), and the scheduler that calls
+the reconciler every few seconds; it creates the topics, subscriptions (retry policy,
+dead-letter topic) and buckets, and returns when everything answers. supervisord restarts a
+function process that dies, as the platform would, and logs it (``logs/supervisord.log``).
+``down`` stops every process it started by its own PID (supervisord stops its programs).
 State (PIDs, logs, ``stack.env``) lives in one folder, so several stacks can run side by side.
 """
 
@@ -15,18 +19,22 @@ import functools
 import json
 import os
 import platform
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import xmlrpc.client
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import requests
+from supervisor.xmlrpc import SupervisorTransport
 
 from fashiontag import config, topology
 
@@ -36,6 +44,7 @@ HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[3]
 FUNCTIONS = REPO / "functions"
 FIRESTORE_RULES = REPO / "infra" / "firestore.rules"
+BRIDGE_SOURCE = Path(__file__).with_name("bridge.py")
 
 # Every service's port is FASHIONTAG_PORT_BASE + its fixed offset, so adding one moves no other.
 PORT_OFFSETS = {
@@ -49,8 +58,15 @@ PORT_OFFSETS = {
     "notify": 7,
     "admin": 8,
     "retrain": 9,
+    "reconcile": 10,
 }
 EMULATORS = ("firestore", "pubsub", "storage", "auth")
+# Programs of the stack's supervisord beside the bridge and the functions; they answer on no port.
+HELPERS = ("delivery", "scheduler")
+# Subscriptions the delivery process serves (pull), not the emulator's push: the uploads'.
+DELIVERED = tuple(s.name for s in topology.LOCAL_SUBSCRIPTIONS if s.target == "storage_bridge")
+# The reconciler's grace on the stack: uploads older than this without a product are re-driven.
+LOCAL_RECONCILE_GRACE_S = "15"
 # The Auth emulator (Node) compiles its API schema at start: 10-30 s on 2 busy cores.
 AUTH_READY_TIMEOUT_S = 180.0
 
@@ -60,9 +76,14 @@ def local_functions() -> tuple[str, ...]:
     return tuple(name for name in PORT_OFFSETS if (FUNCTIONS / name / "main.py").is_file())
 
 
+def supervised() -> tuple[str, ...]:
+    """The programs supervisord runs and restarts."""
+    return ("bridge", *local_functions(), *HELPERS)
+
+
 def services() -> tuple[str, ...]:
     """What ``up`` starts, in start order."""
-    return (*EMULATORS, "bridge", *local_functions())
+    return (*EMULATORS, *supervised())
 
 
 class StackError(RuntimeError):
@@ -76,6 +97,7 @@ class StackConfig:
     upload_bucket: str = f"{config.PROJECT_DEFAULT}-uploads"
     ports: dict[str, int] = field(default_factory=dict)
     ready_timeout_s: float = 60.0
+    reconcile_every_s: float = 10.0  # 0: the scheduler never calls the reconciler
 
     @classmethod
     def from_env(cls, state_dir: Path | None = None, port_base: int | None = None) -> StackConfig:
@@ -91,6 +113,7 @@ class StackConfig:
             project=project,
             upload_bucket=os.environ.get("FASHIONTAG_UPLOAD_BUCKET") or f"{project}-uploads",
             ports=ports,
+            reconcile_every_s=float(os.environ.get("FASHIONTAG_RECONCILE_EVERY_S", "10")),
         )
 
     @property
@@ -121,6 +144,7 @@ class StackConfig:
             "BRIDGE_URL": self.url("bridge"),
             # Cloud Messaging has no emulator: notify writes pushes to push_outbox instead.
             "FASHIONTAG_PUSH_MODE": config.PUSH_MODE_OUTBOX,
+            "FASHIONTAG_RECONCILE_GRACE_SECONDS": LOCAL_RECONCILE_GRACE_S,
             # ON_UPLOAD_URL takes the storage CloudEvents; each function gets NAME_URL.
             **{f"{name.upper()}_URL": self.url(name) for name in local_functions()},
         }
@@ -143,6 +167,8 @@ def _start_time(pid: int) -> str | None:
 
 
 def _running(cfg: StackConfig, name: str) -> int | None:
+    if name in supervised():
+        return _supervised_pid(cfg, name)
     try:
         pid_text, started = _pid_file(cfg, name).read_text().split()
     except (OSError, ValueError):
@@ -230,6 +256,96 @@ def _wait(cfg: StackConfig, name: str, check: Callable[[], bool], timeout_s: flo
 
 def _http_ok(url: str) -> Callable[[], bool]:
     return lambda: requests.get(url, timeout=1).status_code < 500
+
+
+# --- supervisord: the functions, the bridge and the helpers ---------------------------------
+
+
+def _supervisor_socket(cfg: StackConfig) -> Path:
+    return cfg.state_dir / "supervisor.sock"
+
+
+def supervisor_rpc(cfg: StackConfig) -> Any:
+    """supervisord's XML-RPC interface (``getProcessInfo``, ``stopProcess``...)."""
+    transport = SupervisorTransport(None, None, f"unix://{_supervisor_socket(cfg)}")
+    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+
+
+def _supervised_pid(cfg: StackConfig, name: str) -> int | None:
+    if _running(cfg, "supervisor") is None:
+        return None
+    try:
+        info = supervisor_rpc(cfg).getProcessInfo(name)
+    except (OSError, xmlrpc.client.Fault):
+        return None
+    return int(info["pid"]) if info.get("statename") in ("STARTING", "RUNNING") and info.get("pid") else None
+
+
+def _program(cfg: StackConfig, name: str, argv: list[str]) -> str:
+    log = cfg.state_dir / "logs" / f"{name}.log"
+    return (
+        f"[program:{name}]\n"
+        f"command={shlex.join(argv)}\n"
+        f"directory={REPO}\n"
+        # Restarted whenever it exits, however often: the platform restarts a crashed instance.
+        "autostart=true\nautorestart=true\nstartsecs=1\nstartretries=1000\n"
+        # functions-framework runs gunicorn: stop its workers with it.
+        "stopasgroup=true\nkillasgroup=true\nstopwaitsecs=5\n"
+        f"redirect_stderr=true\nstdout_logfile={log}\nstdout_logfile_maxbytes=0\n"
+    )
+
+
+def _supervisor_conf(cfg: StackConfig) -> Path:
+    logs = cfg.state_dir / "logs"
+    python = [sys.executable, "-m"]
+    every = str(cfg.reconcile_every_s)
+    sections = [
+        "[supervisord]\n"
+        f"logfile={logs / 'supervisord.log'}\nlogfile_maxbytes=0\n"
+        f"pidfile={cfg.state_dir / 'supervisord.pid'}\nchildlogdir={logs}\nnodaemon=true\n",
+        f"[unix_http_server]\nfile={_supervisor_socket(cfg)}\nchmod=0700\n",
+        "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n",
+        f"[supervisorctl]\nserverurl=unix://{_supervisor_socket(cfg)}\n",
+        _program(cfg, "bridge", function_argv(BRIDGE_SOURCE, "storage_bridge", cfg.ports["bridge"])),
+        *(_program(cfg, n, function_argv(FUNCTIONS / n / "main.py", n, cfg.ports[n])) for n in local_functions()),
+        _program(cfg, "delivery", [*python, "fashiontag.local.delivery", str(_deliveries(cfg))]),
+        _program(cfg, "scheduler", [*python, "fashiontag.local.scheduler", cfg.url("reconcile"), every]),
+    ]
+    path = cfg.state_dir / "supervisord.conf"
+    path.write_text("\n".join(sections))
+    return path
+
+
+def _deliveries(cfg: StackConfig) -> Path:
+    """What the delivery process serves: each subscription with its push endpoint and policy."""
+    path = cfg.state_dir / "deliveries.json"
+    entries = [
+        {
+            "subscription": sub.name,
+            "endpoint": _push_endpoint(cfg, sub),
+            "dead_letter_topic": sub.dead_letter_topic,
+            "min_backoff_s": sub.retry.minimum_backoff_s,
+            "max_backoff_s": sub.retry.maximum_backoff_s,
+            "max_delivery_attempts": sub.max_delivery_attempts,
+            "ack_deadline_s": sub.ack_deadline_s,
+            "paused_marker": str(_paused_marker(cfg, sub.name)),
+        }
+        for sub in topology.LOCAL_SUBSCRIPTIONS
+        if sub.name in DELIVERED
+    ]
+    path.write_text(json.dumps({"project": cfg.project, "deliveries": entries}, indent=2))
+    return path
+
+
+def _paused_marker(cfg: StackConfig, subscription: str) -> Path:
+    return cfg.state_dir / "paused" / subscription
+
+
+def restarts(cfg: StackConfig) -> list[str]:
+    """supervisord's log lines of programs that exited unexpectedly (each was started again)."""
+    log = cfg.state_dir / "logs" / "supervisord.log"
+    lines = log.read_text().splitlines() if log.is_file() else []
+    return [line for line in lines if "not expected" in line]
 
 
 # --- the services ---------------------------------------------------------------------------
@@ -369,13 +485,11 @@ def function_argv(source: Path, target: str, port: int) -> list[str]:
     return [str(ff), "--source", str(source), "--target", target, "--host", HOST, "--port", str(port)]
 
 
-def _start_functions(cfg: StackConfig) -> None:
-    env = {**cfg.environment(), "PYTHONUNBUFFERED": "1"}
-    for name in local_functions():
-        _spawn(cfg, name, function_argv(FUNCTIONS / name / "main.py", name, cfg.ports[name]), env)
-    bridge_env = {**env, "BRIDGE_TARGET_URL": cfg.url("on_upload")}
-    bridge_source = Path(__file__).with_name("bridge.py")
-    _spawn(cfg, "bridge", function_argv(bridge_source, "storage_bridge", cfg.ports["bridge"]), bridge_env)
+def _start_supervisor(cfg: StackConfig) -> None:
+    # Every program inherits this environment (BRIDGE_TARGET_URL is read by the bridge only).
+    env = {**cfg.environment(), "PYTHONUNBUFFERED": "1", "BRIDGE_TARGET_URL": cfg.url("on_upload")}
+    supervisord = Path(sys.executable).with_name("supervisord")
+    _spawn(cfg, "supervisor", [str(supervisord), "-c", str(_supervisor_conf(cfg))], env)
 
 
 # --- provisioning (emulator REST APIs) ------------------------------------------------------
@@ -407,7 +521,8 @@ def _provision_subscriptions(cfg: StackConfig) -> None:
             f"subscriptions/{sub.name}",
             {
                 "topic": _topic_path(cfg, sub.topic),
-                "pushConfig": {"pushEndpoint": _push_endpoint(cfg, sub)},
+                # The delivery process pulls the ones it serves; the emulator pushes the others.
+                "pushConfig": {} if sub.name in DELIVERED else {"pushEndpoint": _push_endpoint(cfg, sub)},
                 "ackDeadlineSeconds": sub.ack_deadline_s,
                 "retryPolicy": {
                     "minimumBackoff": f"{sub.retry.minimum_backoff_s}s",
@@ -436,7 +551,13 @@ def paused(cfg: StackConfig, subscription: str) -> Iterator[None]:
     """
     sub = next(s for s in topology.LOCAL_SUBSCRIPTIONS if s.name == subscription)
     base = f"{cfg.url('pubsub')}/v1/projects/{cfg.project}/subscriptions/{sub.name}"
-    requests.post(f"{base}:modifyPushConfig", json={"pushConfig": {}}, timeout=10).raise_for_status()
+    marker = _paused_marker(cfg, sub.name)
+    if sub.name in DELIVERED:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        time.sleep(0.5)  # the delivery process looks every 0.2 s
+    else:
+        requests.post(f"{base}:modifyPushConfig", json={"pushConfig": {}}, timeout=10).raise_for_status()
     try:
         yield
     finally:
@@ -444,8 +565,11 @@ def paused(cfg: StackConfig, subscription: str) -> Iterator[None]:
         while received := requests.post(f"{base}:pull", json=pull, timeout=10).json().get("receivedMessages", []):
             ack = {"ackIds": [item["ackId"] for item in received]}
             requests.post(f"{base}:acknowledge", json=ack, timeout=10).raise_for_status()
-        push = {"pushConfig": {"pushEndpoint": _push_endpoint(cfg, sub)}}
-        requests.post(f"{base}:modifyPushConfig", json=push, timeout=10).raise_for_status()
+        if sub.name in DELIVERED:
+            marker.unlink(missing_ok=True)
+        else:
+            push = {"pushConfig": {"pushEndpoint": _push_endpoint(cfg, sub)}}
+            requests.post(f"{base}:modifyPushConfig", json=push, timeout=10).raise_for_status()
 
 
 def _provision_buckets(cfg: StackConfig) -> None:
@@ -453,7 +577,8 @@ def _provision_buckets(cfg: StackConfig) -> None:
         response = requests.post(
             f"{cfg.url('storage')}/storage/v1/b",
             params={"project": cfg.project},
-            json={"name": bucket, "versioning": {"enabled": bucket == cfg.model_bucket}},
+            # Both versioned, as in infra/storage.tf: a replaced upload stays readable.
+            json={"name": bucket, "versioning": {"enabled": True}},
             timeout=10,
         )
         if response.status_code not in (200, 409):
@@ -477,7 +602,7 @@ def load_firestore_rules(cfg: StackConfig, rules: Path = FIRESTORE_RULES) -> Non
 def up(cfg: StackConfig) -> dict[str, str]:
     """Start whatever is not running yet, provision, wait until all answer; returns the env."""
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
-    for name in services():
+    for name in (*EMULATORS, "bridge", *local_functions()):
         if _running(cfg, name) is None and _port_open(cfg.ports[name]):
             raise StackError(f"port {cfg.ports[name]} for {name} is taken by another process")
     try:
@@ -493,12 +618,12 @@ def up(cfg: StackConfig) -> dict[str, str]:
         _provision_topics(cfg)
         if _running(cfg, "storage") is None:
             _start_storage(cfg)
-        if any(_running(cfg, n) is None for n in ("bridge", *local_functions())):
-            for name in ("bridge", *local_functions()):
-                _stop(cfg, name)
-            _start_functions(cfg)
+        if _running(cfg, "supervisor") is None:
+            _provision_subscriptions(cfg)  # before the delivery process pulls from them
+            _start_supervisor(cfg)
         _wait(cfg, "storage", _http_ok(f"{cfg.url('storage')}/storage/v1/b"))
         _provision_buckets(cfg)
+        _wait(cfg, "supervisor", functools.partial(_supervisor_socket(cfg).exists))
         for name in ("bridge", *local_functions()):
             _wait(cfg, name, functools.partial(_port_open, cfg.ports[name]))
         _provision_subscriptions(cfg)
@@ -513,20 +638,21 @@ def up(cfg: StackConfig) -> dict[str, str]:
 
 def down(cfg: StackConfig) -> list[str]:
     """Stop every process this stack started (functions first); returns the names stopped."""
-    stopped = [name for name in reversed(PORT_OFFSETS) if _stop(cfg, name)]
+    running = [name for name in supervised() if _running(cfg, name) is not None]
+    # supervisord stops its programs (each within stopwaitsecs) before it exits.
+    stopped = running if _stop(cfg, "supervisor", grace_s=30.0) else []
+    stopped += [name for name in reversed(EMULATORS) if _stop(cfg, name)]
     cfg.env_file.unlink(missing_ok=True)
     return stopped
 
 
 def status(cfg: StackConfig) -> dict[str, dict[str, object]]:
-    return {
-        name: {
-            "pid": _running(cfg, name),
-            "port": cfg.ports[name],
-            "answering": _port_open(cfg.ports[name]),
-        }
-        for name in services()
-    }
+    rows: dict[str, dict[str, object]] = {}
+    for name in services():
+        pid = _running(cfg, name)
+        port = cfg.ports.get(name)
+        rows[name] = {"pid": pid, "port": port, "answering": _port_open(port) if port else pid is not None}
+    return rows
 
 
 def reset(cfg: StackConfig) -> None:

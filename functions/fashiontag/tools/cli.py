@@ -53,7 +53,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
         for name, row in rows.items():
             state = "running" if row["pid"] else "stopped"
             answering = "answering" if row["answering"] else "-"
-            print(f"{name:<10} {state:<8} pid={row['pid'] or '-':<8} port={row['port']} {answering}")
+            print(f"{name:<10} {state:<8} pid={row['pid'] or '-':<8} port={row['port'] or '-'} {answering}")
         return 0 if all(r["pid"] for r in rows.values()) else 3
     return 0
 
@@ -261,6 +261,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo.run(_stack_config(args), once=args.once, count=args.count)
 
 
+# --- nothing lost ---------------------------------------------------------------------------
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from fashiontag import reconciler
+
+    _use_stack_env(args)
+    print(json.dumps(reconciler.reconcile().as_dict()))
+    return 0
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    from fashiontag import dead_letters, reconciler
+
+    _use_stack_env(args)
+    dead_letters.collect()
+    if args.action == "replay":
+        done = reconciler.replay_dead_letters(args.limit)
+        for item in done:
+            print(f"{item['id']}  {item['topic']:<28} {item['outcome']}")
+        return 1 if any(item["outcome"].startswith("failed") for item in done) else 0
+    for letter in dead_letters.waiting(args.limit):
+        attributes = letter.get("attributes") or {}
+        what = attributes.get("type") or attributes.get("eventType") or "-"
+        print(f"{letter['id']}  {letter['topic']:<28} {what:<20} published {letter.get('published_at')}")
+    print(f"{dead_letters.waiting_count()} waiting")
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 
@@ -291,6 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", choices=contract.STATUSES)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_products)
+
+    p = sub.add_parser("reconcile", parents=[stack_opts], help="re-drive uploads without a finished product")
+    p.set_defaults(func=cmd_reconcile)
+
+    p = sub.add_parser("dead-letters", parents=[stack_opts], help="list or replay what ended in a dead-letter topic")
+    p.add_argument("action", choices=["list", "replay"])
+    p.add_argument("--limit", type=int, default=100)
+    p.set_defaults(func=cmd_dead_letters)
 
     p = sub.add_parser("models", parents=[stack_opts], help="the model registry")
     p.add_argument("action", choices=["list", "show", "register", "promote", "rollback", "delete"])

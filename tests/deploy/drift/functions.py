@@ -91,7 +91,7 @@ def check_settings(spec: Spec) -> list[str]:
                 problems.append(f"{where}: {account!r} is not a valid service account id (6-30 chars)")
         if fn.trigger.type == "storage" and not fn.trigger.retry:
             problems.append(f"{where}: storage trigger without retry: a transient failure would drop the upload")
-        if fn.trigger.public and (fn.trigger.subscriptions or fn.trigger.invokers):
+        if fn.trigger.public and (fn.trigger.subscriptions or fn.trigger.invokers or fn.trigger.service_account):
             problems.append(f"{where}: a public function needs no invokers or push identity")
     return problems
 

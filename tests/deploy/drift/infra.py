@@ -68,7 +68,7 @@ def check_retrain_schedule(cfg: tf.Config) -> list[str]:
     """Every model the retrain function can train has its daily request, and no other."""
     from fashiontag import retraining
 
-    scheduled = {str(inst.key) for inst in cfg.instances("google_cloud_scheduler_job")}
+    scheduled = {str(inst.key) for inst in cfg.instances("google_cloud_scheduler_job") if inst.label == "retrain"}
     trainable = set(retraining.TRAINABLE_MODELS)
     return [
         f"model {m} is trainable but infra/scheduler.tf schedules no retraining for it"

@@ -6,7 +6,7 @@ from typing import Any
 
 import flask
 
-from fashiontag import config, taxonomy
+from fashiontag import config, dead_letters, taxonomy
 from fashiontag.admin import identity, listings, messaging, presenters, review
 from fashiontag.admin.access import guarded
 from fashiontag.admin.errors import Invalid
@@ -36,7 +36,14 @@ def queue_view(p: Principal) -> Any:
         category_names={c.id: c.name for c in tax.categories},
         statuses=listings.STATUS_CHOICES,
         threshold=config.auto_accept_threshold(),
+        dead_letters=dead_letters.waiting_count(),
     )
+
+
+@guarded(bp, "/api/dead-letters", (MANAGER,))
+def dead_letters_json(p: Principal) -> Any:
+    """How many messages wait in the dead letters (``fashiontag dead-letters list|replay``)."""
+    return {"waiting": dead_letters.waiting_count()}
 
 
 @guarded(bp, "/api/products/<product_id>/spec", (MANAGER,), ("POST",))
