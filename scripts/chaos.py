@@ -28,6 +28,7 @@ import statistics
 import sys
 import threading
 import time
+import xmlrpc.client
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,11 +96,11 @@ class Faults:
             return
         self.log.append({"fault": kind, "after_uploads": index, "at": time.time()})
         if kind == "kill_on_upload":
-            os.killpg(_pid(self.cfg, "on_upload"), signal.SIGKILL)
-            rpc = stack.supervisor_rpc(self.cfg)
-            stack_down = threading.Thread(target=self._keep_down, args=(rpc,))
-            stack_down.start()
-            self.threads.append(stack_down)
+            killed = _pid(self.cfg, "on_upload")
+            os.killpg(killed, signal.SIGKILL)
+            keep_down = threading.Thread(target=self._keep_down, args=(stack.supervisor_rpc(self.cfg), killed))
+            keep_down.start()
+            self.threads.append(keep_down)
         elif kind == "freeze_firestore":
             pid = _pid(self.cfg, "firestore")
             os.kill(pid, signal.SIGSTOP)
@@ -109,14 +110,18 @@ class Faults:
         else:
             os.killpg(_pid(self.cfg, kind.removeprefix("kill_")), signal.SIGKILL)
 
-    def _keep_down(self, rpc: Any) -> None:
-        # supervisord restarts it within a second; stop it again at once, as if the platform
-        # could not start it, then let it come back after down_s.
-        deadline = time.monotonic() + 5
+    def _keep_down(self, rpc: Any, killed: int) -> None:
+        # supervisord starts it again within a second; stop that new process at once, as if
+        # the platform could not start it, and let it come back after down_s.
+        deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if rpc.getProcessInfo("on_upload")["statename"] in ("STARTING", "RUNNING", "BACKOFF"):
-                rpc.stopProcess("on_upload")
-                break
+            info = rpc.getProcessInfo("on_upload")
+            if info["pid"] != killed and info["statename"] in ("STARTING", "RUNNING", "BACKOFF"):
+                try:
+                    rpc.stopProcess("on_upload")
+                    break
+                except xmlrpc.client.Fault:  # it changed state meanwhile: look again
+                    pass
             time.sleep(0.05)
         time.sleep(self.down_s)
         rpc.startProcess("on_upload")
