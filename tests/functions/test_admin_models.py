@@ -186,6 +186,7 @@ def load(client: FlaskClient, who: Person, version: str, files: dict[str, bytes]
 
 
 def shipped_files(version: str, **meta_changes: Any) -> dict[str, bytes]:
+    """The shipped version's files under another version name (model.json changed as asked)."""
     folder = config.category_model_dir()
     meta = json.loads((folder / "model.json").read_text()) | {"version": version} | meta_changes
     return {"model.tflite": (folder / "model.tflite").read_bytes(), "model.json": json.dumps(meta).encode()}
@@ -205,6 +206,9 @@ def test_a_loaded_version_is_checked_by_classify_then_registered(
     client: FlaskClient, people: dict[str, Person]
 ) -> None:
     manager = people["manager"]
+    shipped = json.loads((config.category_model_dir() / "model.json").read_text())
+    if shipped["input"]["shape"][-1] != 3:
+        pytest.skip("the shipped category version takes no whole photo (v1): nothing loadable to send")
     files = shipped_files("up1") | {"model_card.md": b"# up1\nLoaded from the page."}
     answer = load(client, manager, "up1", files)
     assert answer.status_code == 202, answer.get_json()
@@ -232,7 +236,8 @@ def test_a_broken_version_is_refused_and_nothing_changes(
     client: FlaskClient, people: dict[str, Person], files: dict[str, Any], why: str
 ) -> None:
     manager = people["manager"]
-    sent = shipped_files("bad1", **{k: v for k, v in files.items() if k != "model.tflite"})
+    # A photo input and the taxonomy's labels unless the case breaks them: one fault at a time.
+    sent = shipped_files("bad1", **({"input": PHOTO_INPUT} | {k: v for k, v in files.items() if k != "model.tflite"}))
     sent |= {k: v for k, v in files.items() if k == "model.tflite"}
     before = model_objects()
     answer = load(client, manager, "bad1", sent)
