@@ -1,0 +1,132 @@
+"""The category model in the seller's browser against the server, in Debian's Chromium.
+
+- Parity: 200 photos (garments rendered as product photos; JPEGs stored in every EXIF
+  orientation, and PNGs) classified by the page's own ``classify.js`` with the active version
+  fetched through the admin function, and by the server's own code (``classification.record``,
+  what on_upload and classify record, with the same version in Python LiteRT): the top-1
+  category agrees on at least 99% of them, and the probabilities the server reports (its
+  top 3) within 0.01.
+- The seller's page: each chosen photo shows the browser's category while its upload is still
+  held back, and the server's record follows.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fashiontag import clients, config, contract, registry
+from fashiontag.admin import identity
+from fashiontag.classification import record
+from fashiontag.inference import CategoryModel
+from fashiontag.local.stack import StackConfig
+from fashiontag.tools.browser import classify_in_page, sign_in
+from tests import corpus
+from tests.helpers import sign_in as sign_in_token
+from tests.helpers import wait_until
+
+PASSWORD = "model-pass-1"
+TIMEOUT_MS = 30_000
+PHOTOS = 200
+
+
+@pytest.fixture
+def shipped(stack: StackConfig) -> str:
+    """The shipped category version, registered and active, as a deployed project has it."""
+    meta = json.loads((config.category_model_dir() / "model.json").read_text())
+    if meta["input"]["shape"][-1] != 3:
+        pytest.skip("the shipped category version takes no whole photo (v1): the browser does not run it")
+    return registry.ensure_registered_baseline(config.CATEGORY_MODEL_NAME, config.category_model_dir())
+
+
+def _photo(seed: int) -> bytes:
+    """Every fifth a PNG, the rest JPEGs in turn stored upright, upside down and sideways."""
+    photo = corpus.garment_photo(seed)
+    if seed % 5 == 4:
+        buf = io.BytesIO()
+        photo.save(buf, "PNG")
+        return buf.getvalue()
+    return corpus.jpeg(photo, orientation=(1, 3, 6, 8)[seed % 4], seed=seed)
+
+
+def test_browser_and_server_agree_on_200_photos(stack: StackConfig, browser: Any, shipped: str) -> None:
+    photos = [_photo(seed) for seed in range(PHOTOS)]
+    model = CategoryModel.from_dir(config.category_model_dir())
+    server = [record(p, model) for p in photos]  # what the server records, top-3 included
+
+    identity.add_user("parity@model.test", "seller", PASSWORD, None, "parity-seller")
+    page = browser.new_page()
+    page.goto(stack.url("admin") + "/")
+    run = classify_in_page(page, sign_in_token("parity@model.test", PASSWORD), photos)
+
+    assert run.version == shipped
+    labels = model.labels
+    agree, worst = 0, 0.0
+    for answer, in_browser in zip(server, run.probabilities, strict=True):
+        category = answer["category"]
+        agree += labels[int(np.argmax(in_browser))] == category["label"]
+        for scored in category["top"]:  # the server rounds to 4 places
+            worst = max(worst, abs(in_browser[labels.index(scored["label"])] - scored["confidence"]))
+    assert agree >= 0.99 * PHOTOS, f"top-1 agrees on {agree} of {PHOTOS}"
+    assert worst <= 0.01, f"probabilities differ by up to {worst:.4f}"
+
+
+def test_a_seller_sees_the_browser_category_before_the_upload_finishes(
+    stack: StackConfig, browser: Any, shipped: str, tmp_path: Path
+) -> None:
+    identity.add_user("early@model.test", "seller", PASSWORD, None, "early-seller")
+    paths = []
+    for seed in (15, 19, 23):
+        path = tmp_path / f"garment-{seed}.jpg"
+        path.write_bytes(corpus.jpeg(corpus.garment_photo(seed), seed=seed))
+        paths.append(path)
+    page = browser.new_page()
+    sign_in(page, stack.url("admin") + "/", "early@model.test", PASSWORD, TIMEOUT_MS)
+
+    held: list[Any] = []  # the uploads to the bucket, kept waiting until the page has its answers
+
+    def hold(route: Any) -> None:
+        if route.request.method == "PUT":
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(f"{stack.url('storage')}/**", hold)
+    page.set_input_files("form[data-upload] input[type=file]", [str(p) for p in paths])
+    page.click("form[data-upload] button[type=submit]")
+    page.wait_for_function(
+        "() => document.querySelectorAll('ul.upload-list .guess[data-browser-category]').length === 3",
+        timeout=TIMEOUT_MS,
+    )
+    rows = page.locator("ul.upload-list li").evaluate_all(
+        """items => items.map(li => [li.querySelector('.file').textContent,
+            li.querySelector('.guess').dataset.browserCategory, li.querySelector('.state').textContent])"""
+    )
+    assert all(state != "uploaded" for _, _, state in rows)
+    products = clients.firestore_client().collection(contract.PRODUCTS)
+    assert list(products.stream()) == []  # nothing reached the bucket yet
+
+    # Playwright hands the page's requests over only while it waits on the page.
+    wait_until(lambda: len(held) == 3 or page.wait_for_timeout(100), 30, lambda: f"{len(held)} uploads started")
+    for route in held:
+        route.continue_()
+    page.wait_for_selector("ul.upload-list li.done >> nth=2", timeout=TIMEOUT_MS)
+
+    guessed = {name: label for name, label, _ in rows}
+
+    def recorded() -> dict[str, str] | None:
+        found = {}
+        for snap in products.stream():
+            doc = snap.to_dict() or {}
+            label = ((doc.get("prediction") or {}).get("category") or {}).get("label")
+            if label:  # stored as {stem}-{token}.{ext}: the name the seller chose, back
+                found[re.sub(r"-[0-9a-f]{12}(\.\w+)$", r"\1", doc["image"]["name"].rsplit("/", 1)[-1])] = label
+        return found if len(found) == 3 else None
+
+    assert wait_until(recorded, 30, lambda: f"server predictions: {recorded()}") == guessed  # the record agrees
