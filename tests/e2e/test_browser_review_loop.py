@@ -12,6 +12,7 @@ FASHIONTAG_UPDATE_SCREENSHOTS=1).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,10 +95,13 @@ def _flash(page: Any, text: str) -> None:
 
 
 def _product_by_file(file_name: str) -> tuple[str, dict[str, Any]]:
+    """The product of the upload of ``file_name`` (stored as ``{stem}-{token}.{ext}``)."""
+    stem, ext = file_name.rsplit(".", 1)
+    stored = re.compile(rf"uploads/[^/]+/{re.escape(stem)}-[0-9a-f]{{12}}\.{ext}")
     query = clients.firestore_client().collection(contract.PRODUCTS)
     for snap in query.stream():
         doc = snap.to_dict() or {}
-        if doc.get("image", {}).get("name", "").endswith("/" + file_name):
+        if stored.fullmatch(doc.get("image", {}).get("name", "")):
             return snap.id, doc
     raise AssertionError(f"no product for {file_name}")
 
@@ -142,7 +146,7 @@ def test_seller_manager_buyer_review_loop(stack: StackConfig, browser: Any, tmp_
     trousers_id, trousers = _product_by_file("trousers.jpg")
     dress_id, _ = _product_by_file("dress.jpg")
     assert trousers["seller_id"] == "browser-seller"
-    assert trousers["image"]["name"] == "uploads/browser-seller/trousers.jpg"
+    assert trousers["image"]["name"].startswith("uploads/browser-seller/trousers-")
     assert trousers["image"]["content_type"] == "image/jpeg"
     predicted = dict((trousers.get("spec") or {}).get("attributes") or {})
     new_fit = next(v for v in ("slim", "skinny", "regular") if v != predicted.get("fit"))  # a real correction

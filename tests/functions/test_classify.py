@@ -10,7 +10,7 @@ from functions_framework import create_app
 
 from fashiontag.local.stack import StackConfig
 from tests import corpus
-from tests.helpers import upload
+from tests.helpers import upload, wait_finished
 
 SOURCE = Path(__file__).resolve().parents[2] / "functions" / "classify" / "main.py"
 
@@ -47,9 +47,11 @@ def test_malformed_requests(client: FlaskClient) -> None:
 
 def test_gs_uri_is_read_from_storage(stack: StackConfig, seller: str, client: FlaskClient) -> None:
     name = f"uploads/{seller}/by-uri.jpg"
-    upload(name, _jpeg())
+    _, product_id = upload(name, _jpeg())
     ok = client.post("/", json={"uri": f"gs://{stack.upload_bucket}/{name}"})
     assert ok.status_code == 200 and ok.get_json()["status"] == "ok"
     missing = client.post("/", json={"uri": f"gs://{stack.upload_bucket}/uploads/{seller}/none.jpg"})
     assert missing.status_code == 422
     assert missing.get_json()["rejection"]["code"] == "upload_missing"
+    # The pipeline classifies the upload too; wait, so that its events do not spill into the next test.
+    wait_finished(product_id)
