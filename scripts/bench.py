@@ -3,7 +3,9 @@
 Every figure is measured in this one run, on this machine, and the comparisons are ratios
 taken within the run (the machine is noisy; absolute numbers move between runs).
 
-1. Per-image latency of the category model: LiteRT (quantised and float) against Keras.
+1. Per-image latency of the category model: LiteRT (quantised and float) against Keras; the
+   whole classification of one 800-px photo (decode to answer) on one core; accuracy and
+   auto-accept precision on freshly rendered test photos (studio, everyday, unseen families).
 2. on_upload cold start: from spawning a fresh functions-framework process to the first
    prediction written to Firestore (the function's answer to a CloudEvent comes after it).
 3. Upload-to-Firestore latency at a steady upload rate through the whole local pipeline
@@ -26,15 +28,17 @@ from typing import Any
 
 import numpy as np
 import requests
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))
 
 from bench_browser import bench_browser  # noqa: E402 (scripts/bench_browser.py)
 
-from fashiontag import config, datasets, products, samples  # noqa: E402
+from fashiontag import classification, config, datasets, evaluation, images, products  # noqa: E402
 from fashiontag.inference import CategoryModel  # noqa: E402
 from fashiontag.local import stack  # noqa: E402
+from fashiontag.renders import sets  # noqa: E402
 
 
 def _median_ms(fn: Any, inputs: np.ndarray) -> float:
@@ -50,8 +54,8 @@ def _median_ms(fn: Any, inputs: np.ndarray) -> float:
 
 def bench_inference(n: int) -> dict[str, Any]:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    x, _ = datasets.load_fashion_mnist("test")
-    x = x[:n]
+    garments, _ = datasets.load_fashion_mnist("test")
+    x = np.stack([images.clean_input(g) for g in garments[:n]])
     model_dir = config.category_model_dir()
     quantised = CategoryModel.from_dir(model_dir)
     labels, name, version = quantised.labels, quantised.name, quantised.version
@@ -61,17 +65,17 @@ def bench_inference(n: int) -> dict[str, Any]:
 
     import_s = time.perf_counter() - started
     keras_model = keras.models.load_model(model_dir / "model.keras")
-    batch = x.astype(np.float32)[..., None]
+    batch = x.astype(np.float32)
 
     def keras_one(img: np.ndarray) -> Any:
-        return keras_model(img[None, ..., None].astype(np.float32), training=False)
+        return keras_model(img[None].astype(np.float32), training=False)
 
     litert_q = _median_ms(quantised.probabilities, x)
     litert_f = _median_ms(float_model.probabilities, x)
     keras_ms = _median_ms(keras_one, x)
     agree = float(
         np.mean(
-            np.argmax(keras_model(batch, training=False), axis=1)
+            np.argmax(keras_model(batch, training=False)["category"], axis=1)
             == np.array([np.argmax(quantised.probabilities(img)) for img in x])
         )
     )
@@ -89,8 +93,35 @@ def bench_inference(n: int) -> dict[str, Any]:
 
 def _photos(count: int, folder: Path) -> list[Path]:
     x, y = datasets.load_fashion_mnist("test")
-    samples.write_samples(x, y, folder, count=count, seed=99)
+    sets.write_photos(x, y, folder, count=count, seed=99, style="everyday")
     return sorted(folder.glob("*.jpg"))
+
+
+def bench_photos(count: int, folder: Path) -> dict[str, Any]:
+    """Accuracy and auto-accept figures on photos of test garments, 480-800 px, as served; and
+    the time to classify one 800-px photo end to end (decode, model, attributes, colours)."""
+    x, y = datasets.load_fashion_mnist("test")
+    model = CategoryModel.from_dir(config.category_model_dir())
+    result: dict[str, Any] = {}
+    for n, kind in enumerate(("studio", "everyday", "unseen")):
+        sets.write_photos(x, y, folder / kind, count=count, seed=300 + n, style=kind, prefix=kind)
+        scored = evaluation.evaluate_folder(folder / kind, model)
+        result[kind] = {
+            "photos": scored["count"],
+            "accuracy": scored["accuracy"],
+            "auto_accept_share": scored["auto_accept"]["share"],
+            "auto_accept_precision": scored["auto_accept"]["precision"],
+            "no_garment_found": scored["no_garment_found"],
+        }
+    result["threshold"] = model.threshold
+    rng = np.random.default_rng(5)
+    sized = []
+    for i in range(60):
+        scene = sets.photos.render(x[i], rng, sets.STYLES["everyday"], side=800, jpeg=False)
+        sized.append(sets.encode_jpeg(Image.fromarray(scene.rgb, "RGB"), 85))
+    result["classify_800px_ms"] = round(_median_ms(lambda data: classification.classify_bytes(data, model), sized), 2)
+    result["model_tflite_bytes"] = (config.category_model_dir() / "model.tflite").stat().st_size
+    return result
 
 
 def bench_cold_start(cfg: stack.StackConfig, photos: list[Path], runs: int) -> dict[str, Any]:
@@ -186,6 +217,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--photos", type=int, default=400, help="test photos of each kind")
     parser.add_argument("--cold-runs", type=int, default=5)
     parser.add_argument("--rate", type=float, default=5.0, help="uploads per second")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of steady uploads")
@@ -199,6 +231,9 @@ def main() -> None:
     }
     print("inference latency ...", flush=True)
     results["inference"] = bench_inference(args.images)
+    print("photos: accuracy, auto-accept, classification time ...", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        results["photos"] = bench_photos(args.photos, Path(tmp))
     with tempfile.TemporaryDirectory() as tmp:
         cfg = stack.StackConfig.from_env(Path(tmp) / "stack", args.port_base)
         print("starting a stack for the pipeline figures ...", flush=True)

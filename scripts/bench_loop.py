@@ -29,8 +29,9 @@ sys.path.insert(0, str(ROOT / "functions"))
 import numpy as np  # noqa: E402
 from google.cloud import firestore  # noqa: E402
 
-from fashiontag import clients, config, contract, datasets, products, registry, retraining, samples, taxonomy  # noqa: E402
+from fashiontag import clients, config, contract, datasets, products, registry, retraining, taxonomy  # noqa: E402
 from fashiontag.local import stack  # noqa: E402
+from fashiontag.renders import sets  # noqa: E402
 from fashiontag.tools import uploads  # noqa: E402
 from fashiontag.training import data  # noqa: E402
 
@@ -54,7 +55,7 @@ def upload_photos(indices: np.ndarray, folder: Path, seed: int, workers: int) ->
         index = int(indices[n])
         rng = np.random.default_rng([seed, index])
         path = folder / f"train-{index:05d}.jpg"
-        path.write_bytes(samples.encode_jpeg(samples.render_photo(x[index], rng), rng))
+        path.write_bytes(sets.photo_bytes(x[index], rng, "everyday"))
         item = uploads.upload_files([path], SELLER, progress=False)[0]
         return item.product_id, int(y[index])
 

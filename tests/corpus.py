@@ -3,18 +3,20 @@
 Two groups, keyed by the file NAME an uploader would use (names matter to the end-to-end tests
 that upload them):
 
-- ``bad_files()``: name -> (bytes, the rejection code ``images.decode``, then ``normalise``,
-  must give). Every file is judged under ``BAD_FILE_LIMITS``: the default limits except a
-  small ``max_bytes`` (``SMALL_MAX_BYTES``), so that ``too-large.jpg`` (a valid photo padded
-  past that limit) is refused as ``file_too_large`` while every other bad file is small enough
-  to be refused for its own reason. A stack that should refuse ``too-large.jpg`` needs
+- ``bad_files()``: name -> (bytes, the rejection code ``images.decode`` must give). Every
+  file is judged under ``BAD_FILE_LIMITS``: the default limits except a small ``max_bytes``
+  (``SMALL_MAX_BYTES``), so that ``too-large.jpg`` (a valid photo padded past that limit) is
+  refused as ``file_too_large`` while every other bad file is small enough to be refused for
+  its own reason. A stack that should refuse ``too-large.jpg`` needs
   ``FASHIONTAG_MAX_UPLOAD_BYTES=SMALL_MAX_BYTES``.
 - ``odd_valid_files()``: name -> bytes of awkward but valid photos of a garment (CMYK,
   16-bit, transparent, palette, WebP, EXIF-rotated, greyscale, a non-ASCII name, difficult
-  backdrops); each must decode and normalise.
+  backdrops); each must decode.
+- ``empty_photos()``: name -> bytes of usable photos in which there is no garment: not
+  rejected (nothing is wrong with the file) but sent to review, since no garment was found.
 
-Garments come from the Fashion-MNIST train split, rendered as product photos by
-``fashiontag.samples.render_photo``; ``garment(seed)`` gives the 28x28 source and its label.
+Garments come from the Fashion-MNIST train split, rendered as studio photos by
+``fashiontag.renders.photos``; ``garment(seed)`` gives the 28x28 source and its label.
 Everything is cached per process: build once, reuse in every test.
 """
 
@@ -28,8 +30,9 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from fashiontag import datasets, samples
+from fashiontag import datasets
 from fashiontag.config import Limits
+from fashiontag.renders import photos, sets
 
 # Every bad file except too-large.jpg is well below this; too-large.jpg is half as large again.
 SMALL_MAX_BYTES = 1_000_000
@@ -64,7 +67,9 @@ def garment_label(seed: int) -> int:
 
 @functools.cache
 def _photo(seed: int) -> Image.Image:
-    return samples.render_photo(garment(seed)[0], np.random.default_rng([seed, 1]))
+    rng = np.random.default_rng([seed, 1])
+    side = int(rng.integers(300, 801))
+    return Image.fromarray(photos.render(garment(seed)[0], rng, photos.STUDIO, side=side, jpeg=False).rgb, "RGB")
 
 
 def garment_photo(seed: int) -> Image.Image:
@@ -74,7 +79,7 @@ def garment_photo(seed: int) -> Image.Image:
 
 def jpeg(photo: Image.Image, orientation: int = 1, seed: int = 0) -> bytes:
     """JPEG bytes of ``photo``; orientation 3, 6 or 8 stores it rotated with an EXIF tag."""
-    return samples.encode_jpeg(photo, np.random.default_rng([seed, 2]), orientation)
+    return sets.encode_jpeg(photo, int(np.random.default_rng([seed, 2]).integers(78, 96)), orientation)
 
 
 def _save(img: Image.Image, fmt: str, **params: object) -> bytes:
@@ -189,9 +194,6 @@ def bad_files() -> dict[str, tuple[bytes, str]]:
     photo_jpeg = jpeg(garment_photo(MAIN_SEED))
     progressive = _save(garment_photo(MAIN_SEED), "JPEG", quality=90, progressive=True)
     photo_png = _save(garment_photo(MAIN_SEED).resize((200, 150)), "PNG")
-    blank = Image.new("RGB", (400, 400), (255, 255, 255))
-    # A real-looking empty shot: a gradient backdrop with lighting and sensor noise, no garment.
-    empty_backdrop = samples.render_photo(np.zeros((28, 28), np.uint8), np.random.default_rng(5))
     return {
         "empty.jpg": (b"", "empty_file"),
         "notes-not-a-photo.jpg": (
@@ -210,10 +212,19 @@ def bad_files() -> dict[str, tuple[bytes, str]]:
         "document.pdf": (_minimal_pdf(), "unsupported_format"),
         "IMG_0001.HEIC": (_HEIC_HEAD + np.random.default_rng(1).bytes(2000), "unsupported_format"),
         "tiny-1x1.png": (_save(Image.new("RGB", (1, 1), (10, 10, 10)), "PNG"), "image_too_small"),
-        "blank-white.jpg": (_save(blank, "JPEG", quality=90), "no_garment_found"),
-        "empty-backdrop.jpg": (jpeg(empty_backdrop), "no_garment_found"),
         "too-large.jpg": (padded_jpeg(SMALL_MAX_BYTES * 3 // 2), "file_too_large"),
     }
+
+
+@functools.cache
+def empty_photos() -> dict[str, bytes]:
+    """name -> bytes of photos with no garment in them: a blank frame and empty backdrops."""
+    blank = Image.new("RGB", (400, 400), (255, 255, 255))
+    found = {"blank-white.jpg": _save(blank, "JPEG", quality=90)}
+    for n, style in enumerate((photos.STUDIO, photos.EVERYDAY)):
+        scene = photos.render(None, np.random.default_rng([5, n]), style, side=500, jpeg=False)
+        found[f"empty-{'studio' if n == 0 else 'everyday'}-backdrop.jpg"] = jpeg(Image.fromarray(scene.rgb))
+    return found
 
 
 # --- odd but valid files ----------------------------------------------------------------------

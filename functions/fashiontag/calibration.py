@@ -68,3 +68,29 @@ def precision_at(probs: np.ndarray, labels: np.ndarray, threshold: float) -> tup
         return None, 0.0
     precision = float((probs.argmax(axis=-1)[confident] == labels[confident]).mean())
     return precision, float(confident.mean())
+
+
+def choose_threshold(
+    probs: np.ndarray, labels: np.ndarray, target: float = 0.99, floor: float = 0.5
+) -> tuple[float, float | None, float]:
+    """The lowest confidence threshold whose accepted predictions are at least ``target`` precise,
+    judged by the lower end of a one-sided 95% Wilson interval so that a few lucky hits at the
+    top do not pass for precision; (threshold, precision, coverage). With no such threshold it
+    returns 1.0: nothing is accepted without review.
+    """
+    confidence = probs.max(axis=-1)
+    correct = probs.argmax(axis=-1) == labels
+    order = np.argsort(-confidence, kind="stable")
+    hits = np.cumsum(correct[order])
+    n = np.arange(1, len(order) + 1)
+    p = hits / n
+    z = 1.645
+    lower = (p + z * z / (2 * n) - z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
+    # Cut only between distinct confidences: equal scores are accepted or refused together.
+    distinct = np.append(confidence[order][1:] < confidence[order][:-1], True)
+    ok = np.flatnonzero((lower >= target) & distinct & (confidence[order] >= floor))
+    if not len(ok):
+        return 1.0, None, 0.0
+    k = int(ok[-1])
+    threshold = float(confidence[order][k])
+    return threshold, float(p[k]), float((k + 1) / len(order))

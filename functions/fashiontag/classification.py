@@ -1,7 +1,8 @@
 """Bytes in, specification out: the one path shared by on_upload, classify and the CLI.
 
-Validate and decode the upload, normalise it, predict the category, then the attributes the
-taxonomy declares for that category (or ``untrained``), and measure the garment's colours.
+Validate and decode the upload, reduce it to the model's input, predict the category and where
+the garment is; then, from that one localisation, the attributes the taxonomy declares for
+the category (or ``untrained``) and the garment's colours.
 """
 
 from __future__ import annotations
@@ -38,15 +39,16 @@ class Classified:
 def classify_bytes(
     data: bytes, model: CategoryModel | None = None, attribute_models: AttributeModels = shipped_attribute_model
 ) -> Classified:
-    """Validate, normalise and classify one upload; raises ``Rejection`` for bad input.
+    """Validate, decode and classify one upload; raises ``Rejection`` for a file that is no usable photo.
 
     The models default to those shipped with the code; serving passes the registry's.
     """
     photo = images.decode(data, config.limits())
-    model_input = images.normalise(photo.rgb)
+    model_input = images.model_input(photo.rgb)
     category = (model or get_category_model()).predict(model_input)
-    attributes = attributes_for(category.label, photo.rgb, attribute_models(category.label))
-    return Classified(photo, model_input, category, attributes, colours.dominant_colours(photo.rgb))
+    attributes = attributes_for(category.label, photo.rgb, category.garment, attribute_models(category.label))
+    found = colours.dominant_colours(photo.rgb, category.garment.mask) if category.garment.found else []
+    return Classified(photo, model_input, category, attributes, found)
 
 
 def record(
@@ -61,6 +63,8 @@ def record(
     return {
         "status": "ok",
         "category": category.category_dict(),
+        "auto_accepted": category.auto_accepted,
+        "review_reason": category.review_reason(),
         "attributes": result.attributes,
         "colours": result.colours,
         "model": category.model_dict(),

@@ -1,9 +1,11 @@
 """The dominant colours of the garment in a photo, measured from its pixels (not learned).
 
-The backdrop is estimated from the photo's border (``images.background``); pixels far enough
-from it in CIE Lab are the garment. Those are clustered (seeded k-means in Lab), each cluster is
-named by the nearest entry of a small palette of named colours, clusters with the same name are
-merged, and the result is each name's share of the garment's pixels. ``hex`` is the measured
+Which pixels are garment comes from the category model's garment map (``inference.Garment``):
+the one localisation of the photo, learned on textured and dark backdrops, so a striped sheet
+or a wooden floor is never measured as the garment. The garment's pixels are clustered (seeded
+k-means in Lab), each cluster is named by the nearest entry of a small palette of named
+colours, clusters with the same name are merged, and the result is each name's share of the
+garment's pixels: a striped garment reports both its colours. ``hex`` is the measured
 mean colour of the pixels behind a name (what the swatch should show); ``PALETTE`` holds the
 reference colour of every name.
 """
@@ -15,8 +17,6 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-
-from fashiontag import images
 
 # Named colours a buyer would search by; each name's reference colour, as hex.
 PALETTE: tuple[tuple[str, str], ...] = (
@@ -50,13 +50,10 @@ PALETTE: tuple[tuple[str, str], ...] = (
 
 # Work on a copy at most this many pixels a side: shares need a few thousand garment pixels,
 # not hundreds of thousands, and box-averaging also evens out sensor and JPEG noise.
-_SIDE = 200
-# Colour distance (CIE76 delta E) from the backdrop above which a pixel is garment: above the
-# noise of a plain or gradient backdrop and the soft shadow a garment casts on it.
-_MIN_DELTA_E = 12.0
+_SIDE = 128
 # Fewer garment pixels than this share of the photo is no garment (dust, a crease, noise).
 _MIN_FOREGROUND = 0.004
-_MAX_SAMPLES = 20_000
+_MAX_SAMPLES = 5_000
 _CLUSTERS = 5
 _ITERATIONS = 8
 
@@ -156,35 +153,39 @@ def _shrink(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(np.ascontiguousarray(arr), "RGB").reduce(factor))
 
 
-def _neighbours(mask: np.ndarray) -> np.ndarray:
-    """How many of each pixel's 3x3 neighbourhood (itself included) are set."""
-    padded = np.pad(mask, 1).astype(np.uint8)
-    h, w = mask.shape
-    count = np.zeros((h, w), dtype=np.uint8)
-    for dy in range(3):
-        for dx in range(3):
-            count += padded[dy : dy + h, dx : dx + w]
-    return count
+# A pixel may be garment where the garment map, smoothed to the pixel grid, is at least this
+# sure (the map is 16x16: its edges blend garment and backdrop); it is backdrop below _OUTSIDE.
+_GARMENT_CORE = 0.75
+_GARMENT_LOOSE = 0.4
+_OUTSIDE = 0.15
+# Candidate pixels this close (CIE76) to one of the backdrop's own colours are backdrop showing
+# through the coarse map's edges, not garment.
+_BACKDROP_DELTA_E = 10.0
 
 
-def foreground(rgb: np.ndarray) -> np.ndarray:
-    """Boolean mask of the garment's pixels in ``rgb`` (H, W, 3), by distance to the backdrop."""
-    lab = rgb_to_lab(rgb)
-    delta = np.sqrt(((lab - rgb_to_lab(images.background(rgb))) ** 2).sum(axis=-1))
-    # A noisy backdrop raises the bar: the border is mostly backdrop, so its median is noise.
-    h, w = delta.shape
-    b = max(2, min(h, w) // 40)
-    border = np.concatenate([delta[:b].ravel(), delta[-b:].ravel(), delta[:, :b].ravel(), delta[:, -b:].ravel()])
-    mask = delta > max(_MIN_DELTA_E, 4.0 * float(np.median(border)))
-    # Keep pixels inside the garment: lone specks are noise, and the outline's pixels blend
-    # garment and backdrop into a colour that is neither.
-    count = _neighbours(mask)
-    core = mask & (count == 9)
+def foreground(rgb: np.ndarray, garment_map: np.ndarray) -> np.ndarray:
+    """Boolean mask of the garment's pixels in ``rgb`` (H, W, 3), from the model's garment map
+    refined by colour: what the map calls garment, less what looks like the map's backdrop."""
+    h, w = rgb.shape[:2]
+    resized = Image.fromarray(np.asarray(garment_map, dtype=np.float32), "F").resize((w, h), Image.Resampling.BILINEAR)
+    smooth = np.asarray(resized)
     minimum = max(25, int(_MIN_FOREGROUND * h * w))
-    if core.sum() >= minimum:
-        return core
-    cleaned = mask & (count >= 5)  # a thin garment has little or no core: keep its body instead
-    return cleaned if cleaned.sum() >= minimum else np.zeros_like(mask)
+    candidates = smooth >= _GARMENT_CORE
+    if candidates.sum() < minimum:  # a thin garment (a sandal's straps) has no sure core
+        candidates = smooth >= _GARMENT_LOOSE
+    if candidates.sum() < minimum:
+        return np.zeros((h, w), dtype=bool)
+    outside = rgb[smooth < _OUTSIDE]
+    if len(outside) >= minimum:
+        step = max(1, len(outside) // 2000)
+        backdrop, _ = _kmeans(rgb_to_lab(outside[::step]), 4)
+        lab = rgb_to_lab(rgb[candidates])
+        nearest = np.sqrt(((lab[:, None, :] - backdrop[None, :, :]) ** 2).sum(axis=-1)).min(axis=1)
+        refined = candidates.copy()
+        refined[candidates] = nearest > _BACKDROP_DELTA_E
+        if refined.sum() >= minimum:
+            return refined
+    return candidates
 
 
 def _kmeans(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -214,15 +215,19 @@ def _kmeans(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return centre_arr, labels
 
 
-def dominant_colours(rgb: np.ndarray, max_colours: int = 3, min_share: float = 0.05) -> list[dict[str, Any]]:
+def dominant_colours(
+    rgb: np.ndarray, garment_map: np.ndarray, max_colours: int = 3, min_share: float = 0.05
+) -> list[dict[str, Any]]:
     """Up to ``max_colours`` ``{"name", "hex", "share"}`` of the garment, largest share first.
+
+    ``garment_map`` (any resolution, 0..1, covering the whole photo) says where the garment is.
 
     ``share`` is the part of the garment's pixels (not the photo's) the colour covers, rounded
     down to 3 decimals, so the shares sum to at most 1; names under ``min_share`` are left out.
-    A photo where no garment stands out from the backdrop gives ``[]``.
+    A photo where the map holds no garment gives ``[]``.
     """
     small = _shrink(rgb)
-    mask = foreground(small)
+    mask = foreground(small, garment_map)
     if not mask.any():
         return []
     pixels = small[mask].astype(np.float64)

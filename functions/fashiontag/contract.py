@@ -45,9 +45,10 @@ REJECTED = "rejected"
 STATUSES = (RECEIVED, NEEDS_REVIEW, AUTO_ACCEPTED, VERIFIED, PUBLISHED, REJECTED)
 
 
-def status_for(confidence: float, threshold: float) -> str:
-    """The auto-accept rule: a category this confident needs no manager; any less, it waits."""
-    return AUTO_ACCEPTED if confidence >= threshold else NEEDS_REVIEW
+def status_for(confidence: float, threshold: float, garment_found: bool = True) -> str:
+    """The auto-accept rule: a category at least as confident as its model version's threshold,
+    about a garment the model found in the photo, needs no manager; anything less waits."""
+    return AUTO_ACCEPTED if garment_found and confidence >= threshold else NEEDS_REVIEW
 
 
 # --- roles (Firebase Auth custom claims) -----------------------------------------------------

@@ -1,10 +1,10 @@
-"""From uploaded bytes to the model's input: sniff, bound, decode, normalise.
+"""From uploaded bytes to the model's input: sniff, bound, decode, resize.
 
 ``decode`` turns any accepted image file into an upright 8-bit RGB array, refusing what is
 not a single still image within the limits *before* the pixels are decoded.
-``normalise`` turns such a photo into a 28x28 grey image made the way Fashion-MNIST was made
-(background trimmed by the border colour, longest edge resized to 28, sharpened, centred,
-negated), so one function serves training, serving and evaluation alike.
+``model_input`` reduces such a photo to the category model's input: the whole photo, resized.
+Nothing else happens outside the model, so training, serving, evaluation and the browser
+prepare a photo the same way (docs/decisions/0011).
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageOps
 
 from fashiontag.config import Limits
 from fashiontag.errors import Rejection
 
-SIZE = 28
+# The category model's input: the whole photo, squashed to a square of this side. Small
+# enough to run in a millisecond, large enough to keep a garment that fills a third of the
+# frame at about Fashion-MNIST's own 28 pixels.
+MODEL_SIDE = 64
 # Decoding works on at most this many pixels a side: the model sees 28, colours and the
 # thumbnail need a few hundred, and a 40 MP photo decoded whole would cost 120 MB.
 WORKING_SIDE = 512
@@ -142,120 +145,39 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8)
 
 
-def _border(side: int) -> int:
-    return max(2, side // 40)
+def model_input(rgb: np.ndarray, side: int = MODEL_SIDE) -> np.ndarray:
+    """The category model's input: the upright photo (H, W, 3 uint8) area-averaged to (side, side, 3).
 
-
-def background(rgb: np.ndarray) -> np.ndarray:
-    """Estimate the background colour at every pixel (H, W, 3) from the image border.
-
-    A bilinear surface fitted to the border pixels covers plain and gradient backdrops; a
-    second fit without the border pixels that disagree most keeps a garment touching the edge
-    from pulling the estimate towards itself.
+    Nothing else happens outside the model (no cropping, no backdrop estimate), so a browser
+    repeats it exactly: decode, orient, resize.
     """
-    h, w, _ = rgb.shape
-    b = _border(min(h, w))
-    mask = np.zeros((h, w), dtype=bool)
-    mask[:b], mask[-b:], mask[:, :b], mask[:, -b:] = True, True, True, True
-    ys, xs = np.nonzero(mask)
-    yy, xx = ys / max(h - 1, 1), xs / max(w - 1, 1)
-    design = np.stack([np.ones_like(xx), xx, yy, xx * yy], axis=1)
-    values = rgb[ys, xs].astype(np.float64)
-    keep = np.ones(len(values), dtype=bool)
-    for _ in range(2):
-        coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
-        residual = np.abs(values - design @ coef).sum(axis=1)
-        keep = residual <= max(np.percentile(residual, 70) * 2.0, 12.0)
-    gy, gx = np.mgrid[0:h, 0:w]
-    gy, gx = gy / max(h - 1, 1), gx / max(w - 1, 1)
-    full = np.stack([np.ones_like(gx), gx, gy, gx * gy], axis=-1)
-    return np.clip(full @ coef, 0, 255)
+    img = Image.fromarray(np.ascontiguousarray(rgb[..., :3]), "RGB")
+    return np.asarray(img.resize((side, side), Image.Resampling.BOX), dtype=np.uint8)
 
 
-def _grey(rgb: np.ndarray) -> np.ndarray:
-    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+def clean_input(garment: np.ndarray, side: int = MODEL_SIDE) -> np.ndarray:
+    """A Fashion-MNIST image (28x28, white garment on black) as the photo it was made from."""
+    grey = np.repeat((255 - garment)[..., None], 3, axis=-1).astype(np.uint8)
+    return model_input(grey, side)
 
 
-def ink(rgb: np.ndarray) -> np.ndarray:
-    """How much garment each pixel holds, 0..1: its darkness against the local background.
-
-    Fashion-MNIST is a negated grey image of garments on white, so a pixel's value is its
-    darkness. On a coloured or dark backdrop darkness is measured against the backdrop, and a
-    garment lighter than its backdrop is measured by its lightness instead.
-    """
-    rgbf = rgb.astype(np.float64)
-    bg = _grey(background(rgb))
-    grey = _grey(rgbf)
-    # Sensor and JPEG noise and the residue of an imperfect background fit stay below this
-    # floor, in grey levels. It is absolute, not relative to the backdrop: a relative floor
-    # is tiny for a garment lighter than a light backdrop, and the noise of an empty photo
-    # would then be measured as a garment filling the frame.
-    floor = 12.0
-    darker = np.clip(bg - grey - floor, 0, None)
-    lighter = np.clip(grey - bg - floor, 0, None)
-    if darker.sum() >= lighter.sum():
-        value = darker / np.maximum(bg - floor, 32.0)
-    else:
-        value = lighter / np.maximum(255.0 - bg - floor, 32.0)
-    return np.clip(value, 0.0, 1.0)
-
-
-def _bbox(value: np.ndarray) -> tuple[int, int, int, int] | None:
-    h, w = value.shape
-    on = value > 0.12
-    rows = np.nonzero(on.sum(axis=1) >= max(2, w // 200))[0]
-    cols = np.nonzero(on.sum(axis=0) >= max(2, h // 200))[0]
-    if len(rows) == 0 or len(cols) == 0:
-        return None
-    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    if (bottom - top) * (right - left) < 0.002 * h * w:
-        return None
-    return int(top), int(bottom), int(left), int(right)
-
-
-def _garment_box(value: np.ndarray) -> tuple[int, int, int, int]:
-    box = _bbox(value)
-    if box is None:
-        raise Rejection(
-            "no_garment_found",
-            "We could not find a garment in this photo: it looks empty, or the garment blends "
-            "into the background. Photograph it against a plain, contrasting background.",
-        )
-    return box
-
-
-def normalise(rgb: np.ndarray) -> np.ndarray:
-    """A photo (H, W, 3 uint8) as the model's 28x28 uint8 input, Fashion-MNIST style."""
-    value = ink(rgb)
-    top, bottom, left, right = _garment_box(value)
-    crop = value[top:bottom, left:right]
-    h, w = crop.shape
-    scale = SIZE / max(h, w)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    small = Image.fromarray(crop.astype(np.float32), "F").resize((new_w, new_h), Image.Resampling.BOX)
-    arr = np.asarray(small, dtype=np.float64)
-    peak = np.percentile(arr, 99.5)
-    arr = np.clip(arr / max(peak, 1e-6), 0.0, 1.0)
-    grey = Image.fromarray((arr * 255.0 + 0.5).astype(np.uint8), "L")
-    grey = grey.filter(ImageFilter.UnsharpMask(radius=1, percent=60, threshold=0))
-    canvas = Image.new("L", (SIZE, SIZE), 0)
-    canvas.paste(grey, ((SIZE - new_w) // 2, (SIZE - new_h) // 2))
-    return np.asarray(canvas, dtype=np.uint8)
-
-
-def garment_crop(rgb: np.ndarray, size: int) -> np.ndarray:
-    """The garment in colour, trimmed like ``normalise``, padded square, (size, size, 3) uint8.
+def crop_box(rgb: np.ndarray, box: tuple[int, int, int, int] | None, size: int) -> np.ndarray:
+    """The garment inside ``box`` (top, bottom, left, right), with a margin, padded square with
+    the photo's edge colour and resized to (size, size, 3) uint8; the whole photo without a box.
 
     The input of models that need colour and detail (attribute models declare ``size``).
     """
-    top, bottom, left, right = _garment_box(ink(rgb))
-    margin = max(2, (bottom - top + right - left) // 40)
     h, w, _ = rgb.shape
+    top, bottom, left, right = box or (0, h, 0, w)
+    margin = max(2, (bottom - top + right - left) // 40)
     top, left = max(0, top - margin), max(0, left - margin)
     bottom, right = min(h, bottom + margin), min(w, right + margin)
     crop = rgb[top:bottom, left:right]
     side = max(crop.shape[:2])
-    fill = tuple(int(c) for c in np.median(np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]), axis=0))
+    edge = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    fill = tuple(int(c) for c in np.median(edge, axis=0))
     canvas = Image.new("RGB", (side, side), fill)
-    canvas.paste(Image.fromarray(crop, "RGB"), ((side - crop.shape[1]) // 2, (side - crop.shape[0]) // 2))
+    canvas.paste(
+        Image.fromarray(np.ascontiguousarray(crop), "RGB"), ((side - crop.shape[1]) // 2, (side - crop.shape[0]) // 2)
+    )
     return np.asarray(canvas.resize((size, size), Image.Resampling.BOX), dtype=np.uint8)

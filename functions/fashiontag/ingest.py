@@ -167,7 +167,7 @@ def _write_derived(product_id: str, result: Classified) -> dict[str, str]:
     bucket = clients.storage_client().bucket(config.upload_bucket())
     prefix = contract.derived_folder(product_id)
     outputs = {
-        "input": (f"{prefix}input.png", _png(Image.fromarray(result.model_input, "L")), "image/png"),
+        "input": (f"{prefix}input.png", _png(Image.fromarray(result.model_input, "RGB")), "image/png"),
         "thumbnail": (f"{prefix}thumbnail.jpg", _thumbnail(result), "image/jpeg"),
     }
     for name, data, content_type in outputs.values():
@@ -192,7 +192,8 @@ def _thumbnail(result: Classified) -> bytes:
 def _classified_fields(result: Classified, derived: dict[str, str], data: bytes, latency_ms: float) -> dict[str, Any]:
     category = result.category
     return {
-        "status": contract.status_for(category.confidence, config.auto_accept_threshold()),
+        "status": category.status,
+        "review_reason": category.review_reason(),
         "image.width": result.photo.width,
         "image.height": result.photo.height,
         "image.format": result.photo.format,

@@ -1,6 +1,6 @@
 """After a promotion, products still awaiting review are scored again by the new version.
 
-Each product is re-scored from the exact 28x28 input serving stored for it
+Each product is re-scored from the exact model input serving stored for it
 (``derived/{id}/input.png``), in a transaction that only touches products still in
 ``needs_review`` and not yet scored by that version, so redelivery changes nothing.
 """
@@ -16,7 +16,7 @@ from google.cloud import firestore
 from PIL import Image
 
 from fashiontag import clients, config, contract, products
-from fashiontag.inference import CategoryModel
+from fashiontag.inference import CategoryModel, CategoryPrediction
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +33,21 @@ def rescore_needs_review(model: CategoryModel) -> dict[str, int]:
         if not path or (doc.get("prediction") or {}).get("model", {}).get("version") == model.version:
             counts["skipped"] += 1
             continue
-        image = np.asarray(Image.open(io.BytesIO(bucket.blob(path).download_as_bytes())).convert("L"))
+        image = np.asarray(Image.open(io.BytesIO(bucket.blob(path).download_as_bytes())).convert("RGB"))
+        if image.shape[:2] != model.input_shape[:2]:
+            counts["skipped"] += 1  # stored for a model that read photos differently: left to review
+            continue
         prediction = model.predict(image)
-        outcome = _apply(snap.id, model.version, prediction.category_dict(), prediction.model_dict())
+        outcome = _apply(snap.id, model.version, prediction)
         counts[outcome] += 1
-        threshold = config.auto_accept_threshold()
-        if outcome == "rescored" and contract.status_for(prediction.confidence, threshold) == contract.AUTO_ACCEPTED:
+        if outcome == "rescored" and prediction.status == contract.AUTO_ACCEPTED:
             counts["auto_accepted"] += 1
     log.info("re-scored with %s %s: %s", model.name, model.version, counts)
     return counts
 
 
-def _apply(product_id: str, version: str, category: dict[str, Any], model: dict[str, str]) -> str:
+def _apply(product_id: str, version: str, prediction: CategoryPrediction) -> str:
+    category = prediction.category_dict()
     ref = products.product_ref(product_id)
 
     @firestore.transactional
@@ -53,10 +56,11 @@ def _apply(product_id: str, version: str, category: dict[str, Any], model: dict[
         prediction = doc.get("prediction") or {}
         if doc.get("status") != contract.NEEDS_REVIEW or prediction.get("model", {}).get("version") == version:
             return "skipped"  # reviewed meanwhile, or already re-scored by an earlier delivery
-        status = contract.status_for(category["confidence"], config.auto_accept_threshold())
+        status = prediction.status
         fields: dict[str, Any] = {
             "prediction.category": category,
-            "prediction.model": model,
+            "prediction.model": prediction.model_dict(),
+            "review_reason": prediction.review_reason(),
             "prediction.rescored_from": prediction.get("model"),
             "prediction.at": firestore.SERVER_TIMESTAMP,
             "status": status,

@@ -33,6 +33,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -311,8 +312,16 @@ class _Canvas:
         )
 
 
-def render_trouser(labels: dict[str, str], rng: np.random.Generator) -> Image.Image:
-    """A synthetic flat-lay photo (RGB) of trousers with the given attribute ``labels``."""
+Surface = Callable[[int, int], np.ndarray]
+
+
+def render_trouser(labels: dict[str, str], rng: np.random.Generator, surface: Surface | None = None) -> Image.Image:
+    """A synthetic flat-lay photo (RGB) of trousers with the given attribute ``labels``.
+
+    ``surface(h, w)`` gives the backdrop (float RGB 0..255) the trousers lie on (a bed sheet, a
+    floor: ``renders.textures``); by default a plain or gradient one. It draws from its own
+    generator, so the trousers stay the same whatever they lie on.
+    """
     _check(labels)
     draws = _draw(rng)
     shape = _Shape(labels, draws)
@@ -365,7 +374,7 @@ def render_trouser(labels: dict[str, str], rng: np.random.Generator) -> Image.Im
 
     _stitching(garment, labels, shape, canvas, draws, t, right)
     _hardware(garment, canvas)
-    bg = _backdrop(draws, base)
+    bg = _backdrop(draws, base) if surface is None else surface(draws.height, draws.width).astype(np.float32)
     _distress(garment, labels["distress"], shape, canvas, draws, bg, faded)
     return _compose(garment, alpha, bg, canvas, draws)
 

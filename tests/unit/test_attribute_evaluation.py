@@ -10,23 +10,24 @@ import pytest
 from fashiontag import config, images, synthetic
 from fashiontag.evaluation import evaluate_attributes, promotion_gate
 from fashiontag.inference import AttributeModel, shipped_attribute_dir
+from fashiontag.training import data
 
 FAMILIES = synthetic.TROUSER_FAMILIES
 
 
 @pytest.fixture(scope="module")
 def renders() -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    crops: list[np.ndarray] = []
+    photos: list[np.ndarray] = []
     labels: dict[str, list[int]] = {f: [] for f in FAMILIES}
     for n in range(40):
         rng = np.random.default_rng([99, n])
         truth = synthetic.sample_labels(rng)
         buf = io.BytesIO()
         synthetic.render_trouser(truth, rng).save(buf, "JPEG", quality=90)
-        crops.append(images.garment_crop(images.decode(buf.getvalue(), config.limits()).rgb, 64))
+        photos.append(images.decode(buf.getvalue(), config.limits()).rgb)
         for family, values in FAMILIES.items():
             labels[family].append(values.index(truth[family]))
-    return np.stack(crops), {f: np.array(v) for f, v in labels.items()}
+    return data.garment_crops(photos, 64), {f: np.array(v) for f, v in labels.items()}
 
 
 @pytest.fixture(scope="module")

@@ -58,3 +58,21 @@ def test_classes_are_compared_by_f1_when_known() -> None:
     active = {**_metrics(0.80, {"shirt": 0.95, "bag": 0.90}), "per_class_f1": {"shirt": 0.60, "bag": 0.90}}
     candidate = {**_metrics(0.88, {"shirt": 0.80, "bag": 0.95}), "per_class_f1": {"shirt": 0.78, "bag": 0.94}}
     assert promotion_gate(candidate, active, 0.002, 0.02).promote
+
+
+def _with_auto_accept(accuracy: float, precision: float, coverage: float) -> dict[str, Any]:
+    return {
+        **_metrics(accuracy, {"shirt": 0.7, "bag": 0.98}),
+        "auto_accept": {"precision": precision, "coverage": coverage},
+    }
+
+
+def test_better_accuracy_but_less_precise_auto_accepts_is_refused() -> None:
+    decision = promotion_gate(_with_auto_accept(0.93, 0.95, 0.7), _with_auto_accept(0.90, 0.995, 0.6), 0.002, 0.02)
+    assert not decision.promote
+    assert any("skip review" in r for r in decision.reasons)
+
+
+def test_auto_accept_precision_within_noise_or_above_target_passes() -> None:
+    decision = promotion_gate(_with_auto_accept(0.93, 0.992, 0.7), _with_auto_accept(0.90, 0.998, 0.6), 0.002, 0.02)
+    assert decision.promote

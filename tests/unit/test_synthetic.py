@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashiontag import classification, images, synthetic, taxonomy
+from fashiontag import classification, synthetic, taxonomy
 
 BASE = {
     "fit": "regular",
@@ -40,9 +40,22 @@ def _render(seed: int, changes: tuple[tuple[str, str], ...]) -> np.ndarray:
     return rgb
 
 
+def backdrop(rgb: np.ndarray) -> np.ndarray:
+    """The renderer's plain or gradient backdrop, as a plane fitted to the photo's border."""
+    h, w, _ = rgb.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    border = np.zeros((h, w), dtype=bool)
+    border[:4], border[-4:], border[:, :4], border[:, -4:] = True, True, True, True
+    design = np.stack([np.ones(h * w), xx.ravel() / w, yy.ravel() / h], axis=1)
+    coef, *_ = np.linalg.lstsq(
+        design[border.ravel()], rgb.reshape(-1, 3)[border.ravel()].astype(np.float64), rcond=None
+    )
+    return (design @ coef).reshape(h, w, 3)
+
+
 def garment_mask(rgb: np.ndarray) -> np.ndarray:
     """Pixels far from the estimated backdrop: further than the garment's soft shadow reaches."""
-    distance = np.linalg.norm(rgb.astype(np.float64) - images.background(rgb), axis=-1)
+    distance = np.linalg.norm(rgb.astype(np.float64) - backdrop(rgb), axis=-1)
     return distance > 40.0
 
 

@@ -100,6 +100,33 @@ def _expand(paths: Sequence[Path]) -> Iterator[Path]:
             yield path
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from fashiontag import evaluation
+    from fashiontag.inference import get_category_model
+
+    try:
+        result = evaluation.evaluate_folder(args.folder, get_category_model(args.model_dir))
+    except ValueError as error:
+        sys.exit(str(error))
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    aa = result["auto_accept"]
+    precision = "-" if aa["precision"] is None else f"{aa['precision']:.2%}"
+    print(f"{result['folder']}: {result['count']} photos, model {result['model']['name']} {result['model']['version']}")
+    print(f"accuracy            {result['accuracy']:.2%}" if result["count"] else "accuracy            -")
+    print(f"auto-accepted       {aa['share']:.1%} (confidence >= {aa['threshold']:.4f}), precision {precision}")
+    print(f"no garment found    {result['no_garment_found']}; refused files {len(result['rejected'])}")
+    print("per class:")
+    for name, r in result["per_class"].items():
+        print(f"  {name:<12} {r['accuracy']:7.2%}  of {r['count']}")
+    if result["confusions"]:
+        print("most confused (true -> predicted):")
+        for c in result["confusions"][:8]:
+            print(f"  {c['true']:<12} -> {c['predicted']:<12} {c['count']}")
+    return 0
+
+
 # --- upload and products --------------------------------------------------------------------
 
 
@@ -309,6 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line per file")
     p.add_argument("--model-dir", type=Path, default=None)
     p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("evaluate", help="score a folder of photos with labels.csv (file,label) offline")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--model-dir", type=Path, default=None)
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("upload", parents=[stack_opts], help="upload files or folders as a seller")
     p.add_argument("paths", nargs="+", type=Path)

@@ -1,8 +1,9 @@
 """``make demo``: photos rendered from Fashion-MNIST *test* images go through the local stack.
 
-Starts the stack (unless it runs already), uploads the photos as a seller, waits for each
-product to reach a terminal status, prints a table and the accuracy, then keeps the stack up
-until Ctrl-C (or, with ``--once``, stops what it started and exits).
+Starts the stack (unless it runs already), uploads the photos as a seller, half of them studio
+shots and half everyday photos (textured and dark backdrops, prints, tilt, bad light), waits
+for each product to reach a terminal status, prints a table and the accuracy of each kind,
+then keeps the stack up until Ctrl-C (or, with ``--once``, stops what it started and exits).
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import contextlib
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
-from fashiontag import config, contract, datasets, products, samples, synthetic, taxonomy
+from fashiontag import config, contract, datasets, evaluation, products, synthetic, taxonomy
 from fashiontag.admin import demo_users
 from fashiontag.local import stack
+from fashiontag.renders import sets
 from fashiontag.tools import uploads
 
 DEMO_SELLER = "demo-seller"
@@ -79,14 +82,25 @@ def run(cfg: stack.StackConfig, once: bool, count: int) -> int:
             stack.down(cfg)
 
 
-def _run(cfg: stack.StackConfig, once: bool, count: int) -> int:
-    folder = cfg.state_dir / "demo-photos"
-    x_test, y_test = datasets.load_fashion_mnist("test")
-    if not (folder / "labels.csv").is_file() or len(samples.read_labels(folder)) != count:
-        samples.write_samples(x_test, y_test, folder, count=count, seed=SAMPLE_SEED)
-    truth = samples.read_labels(folder)
+KINDS = ("studio", "everyday")
+
+
+def _photo_folder(cfg: stack.StackConfig, kind: str, count: int) -> tuple[list[Path], dict[str, int]]:
+    folder = cfg.state_dir / f"demo-{kind}"
     labels = taxonomy.load().labels
-    files = sorted(folder / name for name in truth)
+    if not (folder / "labels.csv").is_file() or len(evaluation.read_labels(folder, labels)) != count:
+        x_test, y_test = datasets.load_fashion_mnist("test")
+        seed = SAMPLE_SEED + KINDS.index(kind)
+        sets.write_photos(x_test, y_test, folder, count=count, seed=seed, style=kind, prefix=kind)
+    truth = evaluation.read_labels(folder, labels)
+    return sorted(folder / name for name in truth), truth
+
+
+def _run(cfg: stack.StackConfig, once: bool, count: int) -> int:
+    labels = taxonomy.load().labels
+    folders = {kind: _photo_folder(cfg, kind, count // len(KINDS)) for kind in KINDS}
+    files = [path for kind in KINDS for path in folders[kind][0]]
+    truth = {name: label for kind in KINDS for name, label in folders[kind][1].items()}
 
     accounts = demo_users.ensure(seller_uid=DEMO_SELLER)
     print(f"uploading {len(files)} photos to gs://{config.upload_bucket()}/{contract.upload_folder(DEMO_SELLER)} ...")
@@ -100,13 +114,16 @@ def _run(cfg: stack.StackConfig, once: bool, count: int) -> int:
 
     print()
     print(f"{'file':<16} {'true label':<12} {'predicted':<12} {'conf':>5}  {'status':<13} {'latency':>9}")
-    correct = 0
+    correct = {kind: 0 for kind in KINDS}
+    shown_of = {kind: 0 for kind in KINDS}
     for item in done:
+        kind = item.path.parent.name.removeprefix("demo-")
         doc = finished.get(item.product_id, {})
         true_label = labels[truth[item.path.name]]
         category = doc.get("prediction", {}).get("category", {})
         predicted = category.get("label") or doc.get("rejection", {}).get("code", "-")
-        correct += int(predicted == true_label)
+        correct[kind] += int(predicted == true_label)
+        shown_of[kind] += 1
         latency = _latency_ms(doc, uploaded_at[item.product_id]) if doc else None
         conf = f"{category['confidence']:.2f}" if "confidence" in category else "-"
         shown = f"{latency:.0f} ms" if latency is not None else "timeout"
@@ -115,10 +132,12 @@ def _run(cfg: stack.StackConfig, once: bool, count: int) -> int:
             f"{doc.get('status', 'pending'):<13} {shown:>9}"
         )
     missing = len(done) - len(finished)
-    print(
-        f"\naccuracy: {correct}/{len(done)} = {correct / len(done):.1%}"
-        + (f"; {missing} not finished within {WAIT_S:.0f} s" if missing else "")
-    )
+    print()
+    for kind in KINDS:
+        n = max(shown_of[kind], 1)
+        print(f"accuracy, {kind} photos: {correct[kind]}/{shown_of[kind]} = {correct[kind] / n:.1%}")
+    if missing:
+        print(f"{missing} not finished within {WAIT_S:.0f} s")
     _trouser_attributes(cfg)
     print(demo_users.summary(cfg.url("admin"), accounts))
     if once:

@@ -62,21 +62,41 @@ def make_model(families: dict[str, int]) -> keras.Model:
     return keras.Model(inputs, outputs, name="attributes")
 
 
-def synthetic_trousers(count: int, seed: int, evaluation: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Rendered trousers through JPEG and the serving crop: inputs and per-family label indices."""
+# Share of training renders on the renderer's own plain or gradient backdrop; the rest lie on
+# the surfaces of ``renders.photos.TRAIN_BACKDROPS``.
+_PLAIN_SHARE = 0.25
+
+
+def synthetic_trousers(
+    count: int, seed: int, evaluation: bool = False, surfaces: tuple[str, ...] | None = None
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Rendered trousers through JPEG and the serving crop: inputs and per-family label indices.
+
+    They lie on a plain backdrop or one of ``surfaces`` (default: the training families).
+    """
+    from fashiontag.renders import photos
+
+    surfaces = surfaces or photos.TRAIN_BACKDROPS
     families = synthetic.TROUSER_FAMILIES
-    x = np.zeros((count, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8)
+    decoded = []
     y = {f: np.zeros(count, dtype=np.int32) for f in families}
     for n in range(count):
-        rng = np.random.default_rng([seed, n, _EVALUATION_STREAM] if evaluation else [seed, n])
+        key = [seed, n, _EVALUATION_STREAM] if evaluation else [seed, n]
+        rng = np.random.default_rng(key)
         labels = synthetic.sample_labels(rng)
+        pick = np.random.default_rng([*key, 7])
+        surface = None
+        if pick.random() >= _PLAIN_SHARE:
+            family = photos.BACKDROPS[str(pick.choice(surfaces))]
+            surface = lambda h, w, family=family, pick=pick: family(h, w, pick)  # noqa: E731
         buf = io.BytesIO()
-        synthetic.render_trouser(labels, rng).save(buf, "JPEG", quality=int(rng.integers(75, 95)))
-        photo = images.decode(buf.getvalue(), config.limits())
-        x[n] = images.garment_crop(photo.rgb, INPUT_SIZE)
-        for family, values in families.items():
-            y[family][n] = values.index(labels[family])
-    return x, y
+        synthetic.render_trouser(labels, rng, surface).save(buf, "JPEG", quality=int(rng.integers(60, 95)))
+        decoded.append(images.decode(buf.getvalue(), config.limits()).rgb)
+        for family_id, values in families.items():
+            y[family_id][n] = values.index(labels[family_id])
+    from fashiontag.training import data
+
+    return data.garment_crops(decoded, INPUT_SIZE), y
 
 
 def evaluation_set(category: str, renders: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, int]]:
@@ -174,6 +194,7 @@ def train(category: str, cfg: AttributeTrainConfig, out: Path, command: str | No
             },
             "confusion_matrix": _confusion(truth, probs.argmax(axis=1), len(declared[f])).tolist(),
         }
+    unseen = _unseen_backdrops(model, order, cfg) if category == synthetic.CATEGORY else {}
     meta = {
         "name": config.attribute_model_name(category),
         "version": out.name,
@@ -196,6 +217,7 @@ def train(category: str, cfg: AttributeTrainConfig, out: Path, command: str | No
             "held_out_test": len(test_idx),
         },
         "families": report_families,
+        "unseen_backdrops": unseen,
         "untrained": untrained,
         "config": asdict(cfg),
         "render_seconds": round(render_s, 1),
@@ -208,6 +230,22 @@ def train(category: str, cfg: AttributeTrainConfig, out: Path, command: str | No
     command = command or f"fashiontag train {meta['name']} --out {out}"
     (out / "model_card.md").write_text(_card(report, meta, command))
     return report
+
+
+UNSEEN_RENDERS = 600
+
+
+def _unseen_backdrops(model: keras.Model, order: list[str], cfg: AttributeTrainConfig) -> dict[str, Any]:
+    """Per-family accuracy on evaluation renders lying on backdrops training never drew."""
+    from fashiontag.renders import photos
+
+    x, y = synthetic_trousers(UNSEEN_RENDERS, cfg.seed + 1, evaluation=True, surfaces=photos.HELD_OUT_BACKDROPS)
+    pred = model.predict(x, verbose=0)
+    return {
+        "backdrops": list(photos.HELD_OUT_BACKDROPS),
+        "count": len(x),
+        "accuracy": {f: float((pred[f].argmax(axis=1) == y[f]).mean()) for f in order},
+    }
 
 
 def _confusion(truth: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
@@ -240,8 +278,11 @@ def _plot(families: dict[str, Any], declared: dict[str, tuple[str, ...]], path: 
 
 
 def _card(report: dict[str, Any], meta: dict[str, Any], command: str) -> str:
+    unseen = report["unseen_backdrops"].get("accuracy", {})
     rows = "\n".join(
-        f"| {f} | {r['accuracy']:.1%} | {r['ece_before']:.3f} -> {r['ece_after']:.3f} |"
+        f"| {f} | {r['accuracy']:.1%} | {unseen[f]:.1%} | {r['ece_before']:.3f} -> {r['ece_after']:.3f} |"
+        if f in unseen
+        else f"| {f} | {r['accuracy']:.1%} | - | {r['ece_before']:.3f} -> {r['ece_after']:.3f} |"
         for f, r in report["families"].items()
     )
     temps = ", ".join(f"{f['id']} {f['temperature']:.2f}" for f in meta["families"])
@@ -252,12 +293,19 @@ so these figures come from `fashiontag.synthetic`, a procedural renderer of trou
 rise, fade, distress, wash and length are known. They measure how well the model reads those
 renders, not real photos; verified manager labels replace them as they accumulate.
 
-Input: the garment cropped in colour from the photo by `fashiontag.images.garment_crop`,
-{INPUT_SIZE}x{INPUT_SIZE} RGB. One softmax head per family; masked losses for partial labels.
+Input: the garment cropped in colour from the photo where the category model's garment map
+puts it (`fashiontag.images.crop_box`), {INPUT_SIZE}x{INPUT_SIZE} RGB. Training renders lie on a
+plain backdrop (a quarter) or on the everyday surfaces of `fashiontag.renders` (bed sheets,
+wood, tiles, woven fabric, concrete, dark cloth, carpet, checked cloth). One softmax head per
+family; masked losses for partial labels.
 
-| family | accuracy (held-out synthetic) | calibration error before -> after |
-|---|---|---|
+| family | accuracy (held-out synthetic) | on unseen backdrops | calibration error before -> after |
+|---|---|---|---|
 {rows}
+
+"Unseen backdrops": {report["unseen_backdrops"].get("count", 0)} evaluation renders lying on
+{", ".join(report["unseen_backdrops"].get("backdrops", []))}, surfaces training never drew
+(three in four renders; the rest plain).
 
 - Examples: {report["data"]["examples"]} renders ({report["data"]["train"]} train,
   {report["data"]["validation"]} validation for early checks and temperatures, {report["data"]["held_out_test"]} test)

@@ -1,4 +1,4 @@
-"""``fashiontag train category``: train on Fashion-MNIST, then evaluate and write the card."""
+"""``fashiontag train category``: render, train, calibrate, evaluate and write the card."""
 
 from __future__ import annotations
 
@@ -8,17 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from fashiontag import config, datasets
+from fashiontag.renders import pool as render_pool
 from fashiontag.training import report
 
-
-def _validation(limit: int | None, seed: int) -> tuple[Any, Any]:
-    """The hold-out ``category.train`` uses; with no limit it is the frozen evaluation set."""
-    x, y = datasets.load_fashion_mnist("train")
-    if limit:
-        x, y = x[:limit], y[:limit]
-    _, val_idx = datasets.train_validation_split(len(x), min(5000, len(x) // 10), seed)
-    return x[val_idx], y[val_idx]
+CACHE_DIR = Path(".fashiontag/cache")
 
 
 def _dataset(limit: int | None) -> dict[str, Any]:
@@ -29,17 +25,24 @@ def run(out: Path, epochs: int | None, seed: int, limit: int | None, version: st
     from fashiontag.training import category  # imports TensorFlow: only when training
 
     x, y = datasets.load_fashion_mnist("train")
-    cfg = category.TrainConfig(epochs=epochs or category.TrainConfig.epochs, seed=seed, limit=limit)
-    category.train(x, y, cfg, out)
-    command = "fashiontag " + shlex.join(sys.argv[1:]) if sys.argv[1:] else f"train --out {out}"
+    trainable, _ = datasets.frozen_split(len(x))
+    idx = trainable[:limit] if limit else trainable
+    train, calibration = category.build_examples(x[idx], y[idx], seed, CACHE_DIR)
+    cfg = category.TrainConfig(epochs=epochs or category.TrainConfig.epochs, seed=seed)
+    if limit:  # quick runs: one pass over the examples per epoch, faster batch-norm averages
+        cfg = category.TrainConfig(epochs=cfg.epochs, seed=seed, epoch_examples=len(train.y), bn_momentum=0.9)
+    monitor = calibration_subset(calibration)
+    category.fit(train, category.Examples.of(monitor), cfg, out)
+    command = "fashiontag " + shlex.join(sys.argv[1:]) if sys.argv[1:] else f"train category --out {out}"
     return report.write_report(
-        out,
-        config.CATEGORY_MODEL_NAME,
-        version or out.name,
-        command,
-        _validation(limit, seed),
-        _dataset(limit),
+        out, config.CATEGORY_MODEL_NAME, version or out.name, command, calibration, _dataset(limit)
     )
+
+
+def calibration_subset(calibration: render_pool.Pool, count: int = 2000) -> render_pool.Pool:
+    """Validation photos watched during training: a seeded sample of the calibration set."""
+    chosen = np.sort(np.random.default_rng(0).choice(len(calibration.y), min(count, len(calibration.y)), replace=False))
+    return render_pool.Pool(*(getattr(calibration, f)[chosen] for f in ("x", "mask", "y", "backdrop", "pattern")))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,15 +50,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--report-only", type=Path, required=True)
     parser.add_argument("--command", required=True, help="the training command to record")
-    parser.add_argument("--seed", type=int, default=datasets.FROZEN_EVAL_SEED)
+    parser.add_argument("--seed", type=int, default=20261203)
     args = parser.parse_args(argv)
+    from fashiontag.training import category
+
+    x, y = datasets.load_fashion_mnist("train")
+    trainable, _ = datasets.frozen_split(len(x))
+    _, calibration = category.build_examples(x[trainable], y[trainable], args.seed, CACHE_DIR)
     result = report.write_report(
-        args.report_only,
-        config.CATEGORY_MODEL_NAME,
-        args.report_only.name,
-        args.command,
-        _validation(None, args.seed),
-        _dataset(None),
+        args.report_only, config.CATEGORY_MODEL_NAME, args.report_only.name, args.command, calibration, _dataset(None)
     )
     print({k: result[k] for k in ("test_accuracy", "photo_accuracy", "tflite_bytes", "latency_ms_median")})
 

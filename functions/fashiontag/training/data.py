@@ -1,6 +1,6 @@
 """Training data for the category model: bootstrap images plus what managers verified.
 
-No TensorFlow here. Verified products contribute the exact 28x28 input serving computed for
+No TensorFlow here. Verified products contribute the exact model input serving computed for
 them (``derived/{id}/input.png``), labelled with the manager's category, so training sees the
 same normalisation as serving. The frozen evaluation images are never included.
 """
@@ -16,15 +16,19 @@ import numpy as np
 from google.cloud import firestore
 from PIL import Image
 
-from fashiontag import clients, config, contract, datasets, taxonomy
+from fashiontag import clients, config, contract, datasets, images, taxonomy
 
 LABELLED_STATUSES = (contract.VERIFIED, contract.PUBLISHED)
 
 
 @dataclass(frozen=True)
 class Dataset:
+    """Bootstrap garments (28x28, rendered into photos by training) and verified uploads (model inputs)."""
+
     x: np.ndarray
     y: np.ndarray
+    verified_x: np.ndarray
+    verified_y: np.ndarray
     manifest: dict[str, Any]
 
 
@@ -36,7 +40,8 @@ def bootstrap_indices(limit: int | None, seed: int) -> np.ndarray:
 
 
 def verified_products(limit: int | None = None) -> list[tuple[str, np.ndarray, int]]:
-    """(product id, 28x28 input, category index) of every verified or published product."""
+    """(product id, model input, category index) of every verified or published product whose
+    stored input is what the current model reads (``images.model_input``)."""
     labels = taxonomy.load().labels
     query = (
         clients.firestore_client()
@@ -52,7 +57,9 @@ def verified_products(limit: int | None = None) -> list[tuple[str, np.ndarray, i
         if category not in labels or not path:
             continue
         png = bucket.blob(path).download_as_bytes()
-        image = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.uint8)
+        image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.uint8)
+        if image.shape[:2] != (images.MODEL_SIDE, images.MODEL_SIDE):
+            continue  # stored for an earlier model that read photos differently
         found.append((snap.id, image, labels.index(category)))
         if limit and len(found) >= limit:
             break
@@ -63,10 +70,9 @@ def build_category_dataset(bootstrap_limit: int | None, seed: int, include_verif
     x_all, y_all = datasets.load_fashion_mnist("train")
     idx = bootstrap_indices(bootstrap_limit, seed)
     products = verified_products() if include_verified else []
-    x_parts, y_parts = [x_all[idx]], [y_all[idx]]
-    if products:
-        x_parts.append(np.stack([image for _, image, _ in products]))
-        y_parts.append(np.array([label for _, _, label in products], dtype=np.uint8))
+    side = images.MODEL_SIDE
+    verified_x = np.stack([image for _, image, _ in products]) if products else np.zeros((0, side, side, 3), np.uint8)
+    verified_y = np.array([label for _, _, label in products], dtype=np.int16)
     ids = "\n".join(pid for pid, _, _ in products).encode()
     manifest = {
         "fashion_mnist_train": len(idx),
@@ -76,7 +82,20 @@ def build_category_dataset(bootstrap_limit: int | None, seed: int, include_verif
         "frozen_eval_excluded": datasets.FROZEN_EVAL_SIZE,
         "seed": seed,
     }
-    return Dataset(np.concatenate(x_parts), np.concatenate(y_parts), manifest)
+    return Dataset(x_all[idx], y_all[idx], verified_x, verified_y, manifest)
+
+
+def garment_crops(photos_rgb: list[np.ndarray], size: int) -> np.ndarray:
+    """Each photo's garment as serving crops it: located by the shipped category model's
+    garment map (``inference.Garment.box``), then ``images.crop_box``."""
+    from fashiontag.inference import get_category_model
+
+    model = get_category_model()
+    crops = np.zeros((len(photos_rgb), size, size, 3), dtype=np.uint8)
+    for n, rgb in enumerate(photos_rgb):
+        garment = model.predict(images.model_input(rgb)).garment
+        crops[n] = images.crop_box(rgb, garment.box(*rgb.shape[:2]), size)
+    return crops
 
 
 # One verified product in five, chosen by its id, is kept for evaluating attribute models and
@@ -94,15 +113,13 @@ def verified_attribute_examples(
     """Crops and per-family label indices (-1 where the manager left a family open) of the
     verified or published products of ``category``, re-cut from the original upload: the
     training share, or with ``evaluation`` the share kept for comparing versions."""
-    from fashiontag import images
-
     families = {f.id: f.values for f in taxonomy.load().category(category).families}
     query = (
         clients.firestore_client()
         .collection(contract.PRODUCTS)
         .where(filter=firestore.FieldFilter("status", "in", list(LABELLED_STATUSES)))
     )
-    crops, ids = [], []
+    photos, ids = [], []
     labels: dict[str, list[int]] = {f: [] for f in families}
     for snap in query.stream():
         doc = snap.to_dict() or {}
@@ -112,11 +129,10 @@ def verified_attribute_examples(
             continue
         image = doc.get("image") or {}
         blob = clients.storage_client().bucket(image["bucket"]).blob(image["name"], generation=int(image["generation"]))
-        photo = images.decode(blob.download_as_bytes(), config.limits())
-        crops.append(images.garment_crop(photo.rgb, size))
+        photos.append(images.decode(blob.download_as_bytes(), config.limits()).rgb)
         ids.append(snap.id)
         for family, values in families.items():
             value = attributes.get(family)
             labels[family].append(values.index(value) if value in values else -1)
-    x = np.stack(crops) if crops else np.zeros((0, size, size, 3), dtype=np.uint8)
+    x = garment_crops(photos, size)
     return x, {f: np.array(v, dtype=np.int32) for f, v in labels.items()}, ids
