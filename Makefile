@@ -68,9 +68,10 @@ stack-up: deps
 stack-down: deps
 	$(BIN)/fashiontag stack down
 
-# The full baseline training run (about half an hour on 2 cores); writes models/category/v1.
+# The full training run of the shipped category model (renders its photos first; about 50
+# minutes on 2 cores); writes models/category/v2 and its card.
 model: deps
-	$(BIN)/fashiontag train category --out models/category/v1
+	$(BIN)/fashiontag train category --out models/category/v2
 
 clean:
 	-test -x $(BIN)/fashiontag && $(BIN)/fashiontag stack down
