@@ -41,7 +41,7 @@ from fashiontag.local import stack  # noqa: E402
 from fashiontag.renders import sets  # noqa: E402
 
 
-def _median_ms(fn: Any, inputs: np.ndarray) -> float:
+def _median_ms(fn: Any, inputs: Any) -> float:
     for x in inputs[:30]:
         fn(x)
     timings = []

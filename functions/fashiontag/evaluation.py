@@ -220,15 +220,10 @@ def evaluate_folder(folder: Path, model: CategoryModel) -> dict[str, Any]:
     right = pred == y
     scored = pred >= 0  # refused files are listed apart, not as confusions
     matrix = confusion(y[scored], pred[scored], k)
-    confusions = sorted(
-        (
-            {"true": model.labels[i], "predicted": model.labels[j], "count": int(matrix[i, j])}
-            for i in range(k)
-            for j in range(k)
-            if i != j and matrix[i, j]
-        ),
-        key=lambda c: -c["count"],
+    pairs = sorted(
+        ((int(matrix[i, j]), i, j) for i in range(k) for j in range(k) if i != j and matrix[i, j]), reverse=True
     )
+    confusions = [{"true": model.labels[i], "predicted": model.labels[j], "count": n} for n, i, j in pairs]
     per_class = {
         name: {"count": int((y == i).sum()), "accuracy": float(right[y == i].mean())}
         for i, name in enumerate(model.labels)

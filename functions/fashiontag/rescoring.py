@@ -53,15 +53,15 @@ def _apply(product_id: str, version: str, prediction: CategoryPrediction) -> str
     @firestore.transactional
     def run(txn: firestore.Transaction) -> str:
         doc = ref.get(transaction=txn).to_dict() or {}
-        prediction = doc.get("prediction") or {}
-        if doc.get("status") != contract.NEEDS_REVIEW or prediction.get("model", {}).get("version") == version:
+        stored = doc.get("prediction") or {}
+        if doc.get("status") != contract.NEEDS_REVIEW or stored.get("model", {}).get("version") == version:
             return "skipped"  # reviewed meanwhile, or already re-scored by an earlier delivery
         status = prediction.status
         fields: dict[str, Any] = {
             "prediction.category": category,
             "prediction.model": prediction.model_dict(),
             "review_reason": prediction.review_reason(),
-            "prediction.rescored_from": prediction.get("model"),
+            "prediction.rescored_from": stored.get("model"),
             "prediction.at": firestore.SERVER_TIMESTAMP,
             "status": status,
             "updated_at": firestore.SERVER_TIMESTAMP,

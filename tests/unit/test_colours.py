@@ -4,6 +4,7 @@ garment (as coarse as the model's, 16x16), never the backdrop's."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import pytest
@@ -48,11 +49,11 @@ def coarse(mask: np.ndarray, side: int = 16) -> np.ndarray:
     return np.asarray(img, dtype=np.float32) / 255.0
 
 
-def measure(rgb: np.ndarray, mask: np.ndarray, **kwargs: float) -> list[dict[str, object]]:
-    return colours.dominant_colours(rgb, coarse(mask), **kwargs)  # type: ignore[arg-type]
+def measure(rgb: np.ndarray, mask: np.ndarray, max_colours: int = 3, min_share: float = 0.05) -> list[dict[str, Any]]:
+    return colours.dominant_colours(rgb, coarse(mask), max_colours, min_share)
 
 
-def names(result: list[dict[str, object]]) -> list[object]:
+def names(result: list[dict[str, Any]]) -> list[Any]:
     return [c["name"] for c in result]
 
 

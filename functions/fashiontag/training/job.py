@@ -21,7 +21,7 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 
-from fashiontag import config, evaluation, events, registry, retraining
+from fashiontag import config, contract, evaluation, events, registry, retraining
 from fashiontag.inference import AttributeModel, CategoryModel, shipped_attribute_dir
 from fashiontag.training import data, report
 
