@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "functions"))
 
 from bench_browser import bench_browser  # noqa: E402 (scripts/bench_browser.py)
 
-from fashiontag import classification, config, datasets, evaluation, images, products  # noqa: E402
+from fashiontag import classification, config, evaluation, fashion_mnist, images, products  # noqa: E402
 from fashiontag.inference import CategoryModel  # noqa: E402
 from fashiontag.local import stack  # noqa: E402
 from fashiontag.renders import sets  # noqa: E402
@@ -54,7 +54,7 @@ def _median_ms(fn: Any, inputs: Any) -> float:
 
 def bench_inference(n: int) -> dict[str, Any]:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    garments, _ = datasets.load_fashion_mnist("test")
+    garments, _ = fashion_mnist.load_fashion_mnist("test")
     x = np.stack([images.clean_input(g) for g in garments[:n]])
     model_dir = config.category_model_dir()
     quantised = CategoryModel.from_dir(model_dir)
@@ -92,7 +92,7 @@ def bench_inference(n: int) -> dict[str, Any]:
 
 
 def _photos(count: int, folder: Path) -> list[Path]:
-    x, y = datasets.load_fashion_mnist("test")
+    x, y = fashion_mnist.load_fashion_mnist("test")
     sets.write_photos(x, y, folder, count=count, seed=99, style="everyday")
     return sorted(folder.glob("*.jpg"))
 
@@ -100,7 +100,7 @@ def _photos(count: int, folder: Path) -> list[Path]:
 def bench_photos(count: int, folder: Path) -> dict[str, Any]:
     """Accuracy and auto-accept figures on photos of test garments, 480-800 px, as served; and
     the time to classify one 800-px photo end to end (decode, model, attributes, colours)."""
-    x, y = datasets.load_fashion_mnist("test")
+    x, y = fashion_mnist.load_fashion_mnist("test")
     model = CategoryModel.from_dir(config.category_model_dir())
     result: dict[str, Any] = {}
     for n, kind in enumerate(("studio", "everyday", "unseen")):

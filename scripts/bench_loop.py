@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "functions"))
 import numpy as np  # noqa: E402
 from google.cloud import firestore  # noqa: E402
 
-from fashiontag import clients, config, contract, datasets, products, registry, retraining, taxonomy  # noqa: E402
+from fashiontag import clients, config, contract, fashion_mnist, products, registry, retraining, taxonomy  # noqa: E402
 from fashiontag.local import stack  # noqa: E402
 from fashiontag.renders import sets  # noqa: E402
 from fashiontag.tools import uploads  # noqa: E402
@@ -48,7 +48,7 @@ def wait_run(request_id: str, timeout_s: float) -> dict[str, Any]:
 
 def upload_photos(indices: np.ndarray, folder: Path, seed: int, workers: int) -> dict[str, int]:
     """Render and upload one photo per index; returns product id -> true label."""
-    x, y = datasets.load_fashion_mnist("train")
+    x, y = fashion_mnist.load_fashion_mnist("train")
     folder.mkdir(parents=True, exist_ok=True)
 
     def one(n: int) -> tuple[str, int]:

@@ -30,7 +30,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from fashiontag import datasets
+from fashiontag import fashion_mnist as fmnist
 from fashiontag.config import Limits
 from fashiontag.renders import photos, sets
 
@@ -50,7 +50,7 @@ MAIN_SEED = 7
 @functools.cache
 def fashion_mnist() -> tuple[np.ndarray, np.ndarray]:
     """The Fashion-MNIST train split (images, labels), loaded once."""
-    return datasets.load_fashion_mnist("train")
+    return fmnist.load_fashion_mnist("train")
 
 
 @functools.cache

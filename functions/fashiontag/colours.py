@@ -18,35 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-# Named colours a buyer would search by; each name's reference colour, as hex.
-PALETTE: tuple[tuple[str, str], ...] = (
-    ("black", "#141414"),
-    ("charcoal", "#3a3f44"),
-    ("grey", "#808080"),
-    ("light grey", "#c4c4c4"),
-    ("white", "#f7f7f5"),
-    ("cream", "#f2ead3"),
-    ("beige", "#d9c8a9"),
-    ("khaki", "#b9a87e"),
-    ("tan", "#c49a6c"),
-    ("brown", "#6e4a2f"),
-    ("burgundy", "#7a1f2e"),
-    ("red", "#c62828"),
-    ("pink", "#f2a2b8"),
-    ("coral", "#e8736c"),
-    ("orange", "#ee7f2d"),
-    ("yellow", "#f2d04a"),
-    ("mustard", "#c9a227"),
-    ("olive", "#6b6e2f"),
-    ("green", "#2e7d4f"),
-    ("teal", "#1f7a7a"),
-    ("navy", "#1d2745"),
-    ("blue", "#2e5eaa"),
-    ("denim", "#4e6e9c"),
-    ("light blue", "#a8c4e0"),
-    ("purple", "#6a3f98"),
-    ("lavender", "#b7a5d6"),
-)
+from fashiontag.colour_names import PALETTE
 
 # Work on a copy at most this many pixels a side: shares need a few thousand garment pixels,
 # not hundreds of thousands, and box-averaging also evens out sensor and JPEG noise.

@@ -267,7 +267,11 @@ _shipped_attributes: dict[str, AttributeModel | None] = {}
 def shipped_attribute_dir(category: str) -> Path | None:
     """The newest attribute model shipped in ``models/attributes-{category}/``, if any."""
     folder = config.models_root() / config.attribute_model_name(category)
-    metas = sorted(folder.glob("*/model.json")) if folder.is_dir() else []
+    metas = (
+        sorted(folder.glob("*/model.json"), key=lambda m: contract.version_key(m.parent.name))
+        if folder.is_dir()
+        else []
+    )
     return metas[-1].parent if metas else None
 
 

@@ -62,20 +62,20 @@ def test_invalid_requests_are_recorded_and_acknowledged(stack: StackConfig) -> N
 def test_worse_is_refused_better_is_promoted_and_served(
     stack: StackConfig, seller: str, model_events: EventTap
 ) -> None:
-    # 1. A deliberately poor candidate (2,000 images) against the shipped baseline.
-    weak = retraining.request(MODEL, "test", "test", epochs=3, bootstrap_limit=2000)
+    # 1. A deliberately poor candidate (500 garments, one epoch) against the shipped baseline.
+    weak = retraining.request(MODEL, "test", "test", epochs=1, bootstrap_limit=500)
     run = _wait_run(weak)
     assert run["status"] == retraining.DONE, run
     assert run["outcome"] == "rejected"
     weak_version = run["version"]
-    assert registry.active_version(MODEL) == "v1"
+    assert registry.active_version(MODEL) == config.category_model_version()
     assert registry.get_version(MODEL, weak_version)["status"] == registry.REJECTED  # type: ignore[index]
     with pytest.raises(registry.RegistryError):
         registry.promote(MODEL, weak_version, "test")  # the gate's verdict needs a reason to override
 
     # 2. A manager forces it live anyway; a better candidate must then win through the gate.
     registry.promote(MODEL, weak_version, "test", reason="test: start from a weak model")
-    better = retraining.request(MODEL, "test", "test", epochs=3, bootstrap_limit=8000)
+    better = retraining.request(MODEL, "test", "test", epochs=3, bootstrap_limit=2500)
     run = _wait_run(better)
     assert run["status"] == retraining.DONE and run["outcome"] == "promoted", run.get("result")
     better_version = run["version"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fashiontag import contract, datasets, products, synthetic
+from fashiontag import contract, fashion_mnist, products, synthetic
 from fashiontag.local.stack import StackConfig
 from fashiontag.training import data
 from tests import corpus
@@ -25,7 +25,7 @@ def test_category_data_takes_verified_inputs_with_the_managers_label(stack: Stac
 
     assert built.manifest["verified_products"] == 1
     assert len(built.x) == 301 and built.y[-1] == 8  # bag
-    _, frozen = datasets.frozen_split()
+    _, frozen = fashion_mnist.frozen_split()
     assert not set(data.bootstrap_indices(None, 1)) & set(frozen.tolist())
 
 

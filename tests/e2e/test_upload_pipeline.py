@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -38,10 +39,13 @@ def test_upload_becomes_classified_product(stack, seller, product_events) -> Non
     assert [t["confidence"] for t in category["top"]] == sorted(
         (t["confidence"] for t in category["top"]), reverse=True
     )
-    assert doc["prediction"]["model"] == {"name": "category", "version": "v1"}
+    assert doc["prediction"]["model"] == {"name": "category", "version": config.category_model_version()}
     assert doc["spec"]["category"] == category["label"]
-    expected = contract.AUTO_ACCEPTED if category["confidence"] >= 0.9 else contract.NEEDS_REVIEW
+    # The version's own threshold, chosen on held-out photos, decides; the reason says why not.
+    threshold = json.loads((config.category_model_dir() / "model.json").read_text())["auto_accept_threshold"]
+    expected = contract.AUTO_ACCEPTED if category["confidence"] >= threshold else contract.NEEDS_REVIEW
     assert doc["status"] == expected
+    assert (doc["review_reason"] is None) == (expected == contract.AUTO_ACCEPTED)
     bucket = clients.storage_client().bucket(config.upload_bucket())
     assert bucket.blob(doc["derived"]["input"]).exists()
     assert bucket.get_blob(name).custom_time is None  # kept: only rejected uploads expire
@@ -51,6 +55,17 @@ def test_upload_becomes_classified_product(stack, seller, product_events) -> Non
     assert len(events) == 1
     assert events[0]["attributes"]["type"] == events[0]["data"]["type"] == "product.classified"
     assert events[0]["data"]["seller_id"] == seller
+
+
+def test_a_photo_with_no_garment_goes_to_review_not_rejection(stack, seller, product_events) -> None:
+    _, product_id = upload(f"uploads/{seller}/empty.jpg", corpus.empty_photos()["empty-everyday-backdrop.jpg"])
+    doc = wait_finished(product_id, timeout_s=10)
+    assert doc["status"] == contract.NEEDS_REVIEW
+    assert doc["review_reason"]["code"] == "no_garment_found"
+    assert "No garment" in doc["review_reason"]["message"]
+    assert doc["prediction"]["colours"] == []
+    events = [e for e in product_events.drain() if e["data"]["product_id"] == product_id]
+    assert [e["data"]["type"] for e in events] == ["product.classified"]
 
 
 def test_bad_files_are_rejected_with_a_code_for_their_fault(stack, seller, product_events) -> None:

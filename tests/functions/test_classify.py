@@ -8,6 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 from functions_framework import create_app
 
+from fashiontag import config
 from fashiontag.local.stack import StackConfig
 from tests import corpus
 from tests.helpers import upload, wait_finished
@@ -30,7 +31,7 @@ def test_image_body_is_classified(client: FlaskClient) -> None:
     body = response.get_json()
     assert body["status"] == "ok"
     assert len(body["category"]["top"]) == 3
-    assert body["model"] == {"name": "category", "version": "v1"}
+    assert body["model"] == {"name": "category", "version": config.category_model_version()}
 
 
 def test_bad_image_is_a_422_with_the_rejection(client: FlaskClient) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from fashiontag import taxonomy
 from fashiontag.admin.errors import Invalid
+from fashiontag.colour_names import PALETTE
 
 MAX_COLOURS = 6
 _COLOUR = re.compile(r"^[a-z][a-z -]{0,29}$")
@@ -26,14 +27,10 @@ def colour_names(spec: dict[str, Any]) -> list[str]:
 
 def colour_choices() -> list[str]:
     """The colour names a specification may hold: the palette colours are measured against."""
-    from fashiontag.colours import PALETTE  # numpy and Pillow, imported only when needed
-
     return [name for name, _ in PALETTE]
 
 
 def colour_swatches() -> list[tuple[str, str]]:
-    from fashiontag.colours import PALETTE
-
     return list(PALETTE)
 
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fashiontag import config, contract, datasets, evaluation, products, synthetic, taxonomy
+from fashiontag import config, contract, evaluation, fashion_mnist, products, synthetic, taxonomy
 from fashiontag.admin import demo_users
 from fashiontag.local import stack
 from fashiontag.renders import sets
@@ -89,7 +89,7 @@ def _photo_folder(cfg: stack.StackConfig, kind: str, count: int) -> tuple[list[P
     folder = cfg.state_dir / f"demo-{kind}"
     labels = taxonomy.load().labels
     if not (folder / "labels.csv").is_file() or len(evaluation.read_labels(folder, labels)) != count:
-        x_test, y_test = datasets.load_fashion_mnist("test")
+        x_test, y_test = fashion_mnist.load_fashion_mnist("test")
         seed = SAMPLE_SEED + KINDS.index(kind)
         sets.write_photos(x_test, y_test, folder, count=count, seed=seed, style=kind, prefix=kind)
     truth = evaluation.read_labels(folder, labels)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from fashiontag import calibration, config, datasets, images, synthetic, taxonomy
+from fashiontag import calibration, config, fashion_mnist, images, synthetic, taxonomy
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
@@ -143,7 +143,7 @@ def train(category: str, cfg: AttributeTrainConfig, out: Path, command: str | No
         raise SystemExit(f"no family of {category} has {cfg.min_labels} labels yet: all stay untrained")
     untrained = sorted(set(declared) - set(trained))
 
-    train_idx, test_idx = datasets.train_validation_split(len(x), len(x) // 5, cfg.seed)
+    train_idx, test_idx = fashion_mnist.train_validation_split(len(x), len(x) // 5, cfg.seed)
     fit_idx, val_idx = train_idx[: -len(x) // 10], train_idx[-len(x) // 10 :]
 
     def targets(idx: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from fashiontag import config, datasets
+from fashiontag import config, fashion_mnist
 from fashiontag.renders import pool as render_pool
 from fashiontag.training import report
 
@@ -24,8 +24,8 @@ def _dataset(limit: int | None) -> dict[str, Any]:
 def run(out: Path, epochs: int | None, seed: int, limit: int | None, version: str | None = None) -> dict[str, object]:
     from fashiontag.training import category  # imports TensorFlow: only when training
 
-    x, y = datasets.load_fashion_mnist("train")
-    trainable, _ = datasets.frozen_split(len(x))
+    x, y = fashion_mnist.load_fashion_mnist("train")
+    trainable, _ = fashion_mnist.frozen_split(len(x))
     idx = trainable[:limit] if limit else trainable
     train, calibration = category.build_examples(x[idx], y[idx], seed, CACHE_DIR)
     cfg = category.TrainConfig(epochs=epochs or category.TrainConfig.epochs, seed=seed)
@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     from fashiontag.training import category
 
-    x, y = datasets.load_fashion_mnist("train")
-    trainable, _ = datasets.frozen_split(len(x))
+    x, y = fashion_mnist.load_fashion_mnist("train")
+    trainable, _ = fashion_mnist.frozen_split(len(x))
     _, calibration = category.build_examples(x[trainable], y[trainable], args.seed, CACHE_DIR)
     result = report.write_report(
         args.report_only, config.CATEGORY_MODEL_NAME, args.report_only.name, args.command, calibration, _dataset(None)

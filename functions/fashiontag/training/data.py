@@ -16,7 +16,7 @@ import numpy as np
 from google.cloud import firestore
 from PIL import Image
 
-from fashiontag import clients, config, contract, datasets, images, taxonomy
+from fashiontag import clients, config, contract, fashion_mnist, images, taxonomy
 
 LABELLED_STATUSES = (contract.VERIFIED, contract.PUBLISHED)
 
@@ -34,7 +34,7 @@ class Dataset:
 
 def bootstrap_indices(limit: int | None, seed: int) -> np.ndarray:
     """Fashion-MNIST train indices usable for training (frozen set excluded), seeded order."""
-    trainable, _ = datasets.frozen_split()
+    trainable, _ = fashion_mnist.frozen_split()
     order = np.random.default_rng(seed).permutation(trainable)
     return order[:limit] if limit else order
 
@@ -67,7 +67,7 @@ def verified_products(limit: int | None = None) -> list[tuple[str, np.ndarray, i
 
 
 def build_category_dataset(bootstrap_limit: int | None, seed: int, include_verified: bool = True) -> Dataset:
-    x_all, y_all = datasets.load_fashion_mnist("train")
+    x_all, y_all = fashion_mnist.load_fashion_mnist("train")
     idx = bootstrap_indices(bootstrap_limit, seed)
     products = verified_products() if include_verified else []
     side = images.MODEL_SIDE
@@ -79,7 +79,7 @@ def build_category_dataset(bootstrap_limit: int | None, seed: int, include_verif
         "fashion_mnist_indices_sha256": hashlib.sha256(np.sort(idx).tobytes()).hexdigest(),
         "verified_products": len(products),
         "verified_products_sha256": hashlib.sha256(ids).hexdigest(),
-        "frozen_eval_excluded": datasets.FROZEN_EVAL_SIZE,
+        "frozen_eval_excluded": fashion_mnist.FROZEN_EVAL_SIZE,
         "seed": seed,
     }
     return Dataset(x_all[idx], y_all[idx], verified_x, verified_y, manifest)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from fashiontag import calibration, datasets, evaluation, images, taxonomy
+from fashiontag import calibration, evaluation, fashion_mnist, images, taxonomy
 from fashiontag.inference import CategoryModel
 from fashiontag.renders import pool as render_pool
 
@@ -156,7 +156,7 @@ def write_report(
     _write_meta(model_dir, name, version, labels, temperature, threshold)
     served = CategoryModel.from_dir(model_dir)
 
-    x_test, y_test = datasets.load_fashion_mnist("test")
+    x_test, y_test = fashion_mnist.load_fashion_mnist("test")
     clean_x = np.stack([images.clean_input(g) for g in x_test])
     test = evaluation.metrics(evaluation.predict_all(served, clean_x), y_test, labels, threshold)
     photo_sets = render_pool.photo_sets(x_test, y_test, photo_count, PHOTO_SEED)
@@ -259,7 +259,7 @@ FROZEN_PHOTO_COUNT = 1000
 
 def frozen_photo_eval(count: int = FROZEN_PHOTO_COUNT) -> tuple[np.ndarray, np.ndarray]:
     """Inputs and labels every version is compared on (never trained on, never the test split)."""
-    x, y = datasets.frozen_eval()
+    x, y = fashion_mnist.frozen_eval()
     sets = render_pool.photo_sets(x, y, count, FROZEN_PHOTO_SEED)
     clean = np.stack([images.clean_input(g) for g in x[:count]])
     inputs = np.concatenate([clean, sets["studio"].x, sets["unseen"].x])
