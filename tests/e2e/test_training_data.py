@@ -24,7 +24,9 @@ def test_category_data_takes_verified_inputs_with_the_managers_label(stack: Stac
     built = data.build_category_dataset(bootstrap_limit=300, seed=1)
 
     assert built.manifest["verified_products"] == 1
-    assert len(built.x) == 301 and built.y[-1] == 8  # bag
+    assert len(built.x) == 300 and built.x.shape[1:] == (28, 28)  # garments, rendered by training
+    # The verified upload comes as serving saw it: its stored model input, the manager's label.
+    assert built.verified_x.shape == (1, 64, 64, 3) and built.verified_y.tolist() == [8]  # bag
     _, frozen = fashion_mnist.frozen_split()
     assert not set(data.bootstrap_indices(None, 1)) & set(frozen.tolist())
 
