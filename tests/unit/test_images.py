@@ -181,7 +181,7 @@ def test_exif_rotated_photo_decodes_like_the_upright_one(orientation: int, uprig
     assert r > 0.95
     # The raw stored pixels, merely resized, would not match: the rotation was applied.
     raw = np.asarray(stored.convert("L").resize(upright.shape[1::-1]), dtype=np.float64)
-    assert correlation(raw, grey(upright)) < r - 0.3
+    assert correlation(raw, grey(upright)) < r - 0.15
 
 
 def test_transparent_background_is_composited_onto_white() -> None:
