@@ -83,7 +83,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
         elif record["status"] == "ok":
             c = record["category"]
             alts = ", ".join(f"{t['label']} {t['confidence']:.2f}" for t in c["top"][1:])
-            print(f"{path}: {c['label']} ({c['confidence']:.2f}; then {alts})")
+            reason = record["review_reason"]
+            verdict = "accepted" if reason is None else f"to review [{reason['code']}]"
+            print(f"{path}: {c['label']} ({c['confidence']:.2f}; then {alts}) {verdict}")
         else:
             print(f"{path}: rejected [{record['rejection']['code']}] {record['rejection']['message']}")
     return 0
