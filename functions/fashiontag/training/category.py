@@ -213,10 +213,9 @@ def export(model: keras.Model, out: Path) -> None:
 def to_tflite(model: keras.Model, quantize: bool) -> bytes:
     """Convert for LiteRT with the batch pinned to 1 (browsers' LiteRT cannot resize inputs);
     ``quantize`` applies dynamic-range (int8 weight) quantisation."""
-    signature = tf.function(lambda image: model(image, training=False)).get_concrete_function(
-        tf.TensorSpec((1, *INPUT_SHAPE), tf.float32, name="image")
-    )
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([signature], model)
+    image = keras.Input(shape=INPUT_SHAPE, batch_size=1, name="image")
+    pinned = keras.Model(image, model(image), name=model.name)
+    converter = tf.lite.TFLiteConverter.from_keras_model(pinned)
     if quantize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     return bytes(converter.convert())
