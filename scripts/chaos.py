@@ -36,8 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from fashiontag import clients, config, contract, datasets, dead_letters, products, samples
+from fashiontag import clients, config, contract, dead_letters, fashion_mnist, products
 from fashiontag.local import stack
+from fashiontag.renders import sets
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD_SHARE = 0.02
@@ -58,7 +59,7 @@ class Upload:
 
 def _files(count: int, seed: int) -> list[tuple[str, bytes, bool]]:
     """(original file name, bytes, is a photo) for each upload."""
-    x, _ = datasets.load_fashion_mnist("test")
+    x, _ = fashion_mnist.load_fashion_mnist("test")
     rng = np.random.default_rng(seed)
     files = []
     for i in range(count):
@@ -67,7 +68,7 @@ def _files(count: int, seed: int) -> list[tuple[str, bytes, bool]]:
             files.append((name, b"this is not a photo\n" * 20, False))
         else:
             garment = x[int(rng.integers(len(x)))]
-            files.append((name, samples.encode_jpeg(samples.render_photo(garment, rng), rng), True))
+            files.append((name, sets.photo_bytes(garment, rng, "studio"), True))
     return files
 
 

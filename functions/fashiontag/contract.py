@@ -169,5 +169,5 @@ def seller_of(name: str) -> str | None:
 
 
 def derived_folder(product_id: str) -> str:
-    """``derived/{product_id}/``: the normalised input and thumbnail of one product."""
+    """``derived/{product_id}/``: the model input and thumbnail of one product."""
     return f"{DERIVED_PREFIX}{product_id}/"
