@@ -57,10 +57,12 @@ class Garment:
         )
 
 
-# A mask cell at or above this is garment; a photo needs this much garment (share of the frame)
-# for the model's answer to be about a garment at all.
+# A mask cell at or above this is garment; a photo needs this much garment (share of the frame),
+# and one cell the model is sure of, for its answer to be about a garment at all: a shadow or a
+# fold of a sheet makes a few lukewarm cells, a garment many and some near 1.
 GARMENT_PIXEL = 0.5
-GARMENT_MIN_SHARE = 0.01
+GARMENT_MIN_SHARE = 0.02
+GARMENT_PEAK = 0.8
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,7 @@ class CategoryModel:
         top = tuple(Scored(self.labels[i], float(probs[i])) for i in order)
         if mask is None:  # a model without a garment map finds its garment by other means
             mask = np.ones((1, 1), dtype=np.float32)
-        found = bool((mask >= GARMENT_PIXEL).mean() >= GARMENT_MIN_SHARE)
+        found = bool((mask >= GARMENT_PIXEL).mean() >= GARMENT_MIN_SHARE and mask.max() >= GARMENT_PEAK)
         return CategoryPrediction(
             label=top[0].label,
             confidence=top[0].confidence,

@@ -267,7 +267,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.model == config.CATEGORY_MODEL_NAME:
         from fashiontag.training import baseline
 
-        baseline.run(args.out, epochs=args.epochs, seed=args.seed, limit=args.limit)
+        baseline.run(
+            args.out,
+            epochs=args.epochs,
+            seed=args.seed,
+            limit=args.limit,
+            start_from=args.start_from,
+            learning_rate=args.learning_rate,
+        )
     else:
         from fashiontag.training import attributes
 
@@ -397,6 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="default: the model's training config")
     p.add_argument("--seed", type=int, default=20261130)
     p.add_argument("--limit", type=int, default=None, help="train on N images only (synthetic renders for attributes)")
+    p.add_argument("--start-from", type=Path, default=None, help="category: continue from this model.keras")
+    p.add_argument("--learning-rate", type=float, default=None, help="category: the schedule's first rate")
     p.add_argument(
         "--data",
         choices=["synthetic", "verified", "synthetic+verified"],

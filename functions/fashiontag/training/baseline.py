@@ -21,18 +21,30 @@ def _dataset(limit: int | None) -> dict[str, Any]:
     return {"fashion_mnist_train": limit or 60000, "verified_products": 0, "synthetic": 0}
 
 
-def run(out: Path, epochs: int | None, seed: int, limit: int | None, version: str | None = None) -> dict[str, object]:
+def run(
+    out: Path,
+    epochs: int | None,
+    seed: int,
+    limit: int | None,
+    version: str | None = None,
+    start_from: Path | None = None,
+    learning_rate: float | None = None,
+) -> dict[str, object]:
     from fashiontag.training import category  # imports TensorFlow: only when training
 
     x, y = fashion_mnist.load_fashion_mnist("train")
     trainable, _ = fashion_mnist.frozen_split(len(x))
     idx = trainable[:limit] if limit else trainable
     train, calibration = category.build_examples(x[idx], y[idx], seed, CACHE_DIR)
-    cfg = category.TrainConfig(epochs=epochs or category.TrainConfig.epochs, seed=seed)
+    cfg = category.TrainConfig(
+        epochs=epochs or category.TrainConfig.epochs,
+        seed=seed,
+        learning_rate=learning_rate or category.TrainConfig.learning_rate,
+    )
     if limit:  # quick runs: one pass over the examples per epoch, faster batch-norm averages
         cfg = category.TrainConfig(epochs=cfg.epochs, seed=seed, epoch_examples=len(train.y), bn_momentum=0.9)
     monitor = calibration_subset(calibration)
-    category.fit(train, category.Examples.of(monitor), cfg, out)
+    category.fit(train, category.Examples.of(monitor), cfg, out, start_from)
     command = "fashiontag " + shlex.join(sys.argv[1:]) if sys.argv[1:] else f"train category --out {out}"
     return report.write_report(
         out, config.CATEGORY_MODEL_NAME, version or out.name, command, calibration, _dataset(limit)

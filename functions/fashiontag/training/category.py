@@ -158,11 +158,19 @@ def _dataset(ex: Examples, cfg: TrainConfig, train: bool) -> tf.data.Dataset:
     return ds.prefetch(4)
 
 
-def fit(train: Examples, validation: Examples, cfg: TrainConfig, out: Path) -> dict[str, object]:
-    """Train, export model.keras, model.tflite (quantised) and model-float.tflite into ``out``."""
+def fit(
+    train: Examples, validation: Examples, cfg: TrainConfig, out: Path, start_from: Path | None = None
+) -> dict[str, object]:
+    """Train, export model.keras, model.tflite (quantised) and model-float.tflite into ``out``.
+
+    ``start_from`` (a model.keras) continues an earlier run with this run's schedule: a run cut
+    short while its learning rate was still high is finished by a short one that anneals it.
+    """
     keras.utils.set_random_seed(cfg.seed)
     steps_per_epoch = int(np.ceil(cfg.epoch_examples / cfg.batch_size))
-    model = make_model(bn_momentum=cfg.bn_momentum)
+    model = (
+        keras.models.load_model(start_from, compile=False) if start_from else make_model(bn_momentum=cfg.bn_momentum)
+    )
     schedule = keras.optimizers.schedules.CosineDecay(
         cfg.learning_rate, decay_steps=cfg.epochs * steps_per_epoch, warmup_target=None
     )
@@ -187,6 +195,7 @@ def fit(train: Examples, validation: Examples, cfg: TrainConfig, out: Path) -> d
     hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
     summary = {
         "config": asdict(cfg),
+        "started_from": str(start_from) if start_from else None,
         "train_examples": len(train.y),
         "validation_examples": len(validation.y),
         "history": {
