@@ -13,6 +13,7 @@ import pytest
 from functions_framework import create_app
 
 from fashiontag import clients, config, contract, products, registry, retraining, synthetic
+from fashiontag.inference import shipped_attribute_dir
 from fashiontag.local import stack as local_stack
 from fashiontag.local.stack import StackConfig
 from fashiontag.training import data
@@ -159,11 +160,12 @@ def test_attribute_retraining_learns_from_corrections_and_is_gated(
     products.product_ref(product_id).update({"status": contract.VERIFIED, "spec": spec})
     assert retraining.labels_since_active(name) == 1
 
-    # A deliberately poor candidate (300 renders, 2 epochs) against the shipped v1.
+    # A deliberately poor candidate (300 renders, 2 epochs) against the shipped version.
     request_id = retraining.request(name, "test", "test", epochs=2, synthetic=300, eval_renders=60)
     run = _wait_run(request_id)
     assert run["status"] == retraining.DONE and run["outcome"] == "rejected", run
-    assert run["result"]["active_version"] == "v1" and registry.active_version(name) == "v1"
+    shipped = (shipped_attribute_dir("trouser") or Path("none")).name
+    assert run["result"]["active_version"] == shipped and registry.active_version(name) == shipped
     assert run["result"]["candidate_accuracy"] < run["result"]["active_accuracy"]
     assert any(r.startswith("family ") for r in run["result"]["reasons"])
     record = registry.get_version(name, run["version"]) or {}
