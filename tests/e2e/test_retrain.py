@@ -60,11 +60,12 @@ def test_invalid_requests_are_recorded_and_acknowledged(stack: StackConfig) -> N
 
 
 @pytest.mark.training
+@pytest.mark.timeout(900)  # two training jobs, each rendering its photos first
 def test_worse_is_refused_better_is_promoted_and_served(
     stack: StackConfig, seller: str, model_events: EventTap
 ) -> None:
-    # 1. A deliberately poor candidate (500 garments, one epoch) against the shipped baseline.
-    weak = retraining.request(MODEL, "test", "test", epochs=1, bootstrap_limit=500)
+    # 1. A deliberately poor candidate (300 garments, one epoch) against the shipped baseline.
+    weak = retraining.request(MODEL, "test", "test", epochs=1, bootstrap_limit=300)
     run = _wait_run(weak)
     assert run["status"] == retraining.DONE, run
     assert run["outcome"] == "rejected"
@@ -76,8 +77,8 @@ def test_worse_is_refused_better_is_promoted_and_served(
 
     # 2. A manager forces it live anyway; a better candidate must then win through the gate.
     registry.promote(MODEL, weak_version, "test", reason="test: start from a weak model")
-    better = retraining.request(MODEL, "test", "test", epochs=3, bootstrap_limit=2500)
-    run = _wait_run(better)
+    better = retraining.request(MODEL, "test", "test", epochs=3, bootstrap_limit=1500)
+    run = _wait_run(better, timeout_s=600)
     assert run["status"] == retraining.DONE and run["outcome"] == "promoted", run.get("result")
     better_version = run["version"]
     assert registry.active_version(MODEL) == better_version

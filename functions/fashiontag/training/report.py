@@ -8,6 +8,7 @@ the backdrops training used, and everyday photos on backdrops and prints it neve
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import platform
@@ -257,8 +258,10 @@ FROZEN_PHOTO_SEED = 11
 FROZEN_PHOTO_COUNT = 1000
 
 
+@functools.cache
 def frozen_photo_eval(count: int = FROZEN_PHOTO_COUNT) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs and labels every version is compared on (never trained on, never the test split)."""
+    """Inputs and labels every version is compared on (never trained on, never the test split);
+    rendered once per process: the candidate and the active version read the same arrays."""
     x, y = fashion_mnist.frozen_eval()
     sets = render_pool.photo_sets(x, y, count, FROZEN_PHOTO_SEED)
     clean = np.stack([images.clean_input(g) for g in x[:count]])
