@@ -66,7 +66,7 @@ def test_worse_is_refused_better_is_promoted_and_served(
 ) -> None:
     # 1. A deliberately poor candidate (300 garments, one epoch) against the shipped baseline.
     weak = retraining.request(MODEL, "test", "test", epochs=1, bootstrap_limit=300)
-    run = _wait_run(weak)
+    run = _wait_run(weak, timeout_s=600)
     assert run["status"] == retraining.DONE, run
     assert run["outcome"] == "rejected"
     weak_version = run["version"]
