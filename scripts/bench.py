@@ -117,7 +117,7 @@ def bench_photos(count: int, folder: Path) -> dict[str, Any]:
     rng = np.random.default_rng(5)
     sized = []
     for i in range(60):
-        scene = sets.photos.render(x[i], rng, sets.STYLES["everyday"], side=800, jpeg=False)
+        scene = sets.photos.render(x[i], rng, sets.photos.STYLES["everyday"], side=800, jpeg=False)
         sized.append(sets.encode_jpeg(Image.fromarray(scene.rgb, "RGB"), 85))
     result["classify_800px_ms"] = round(_median_ms(lambda data: classification.classify_bytes(data, model), sized), 2)
     result["model_tflite_bytes"] = (config.category_model_dir() / "model.tflite").stat().st_size

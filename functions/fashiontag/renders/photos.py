@@ -102,6 +102,7 @@ EVERYDAY = Style(
 )
 # Evaluation only: everyday photos on backdrops and fabrics training never draws.
 UNSEEN = replace(EVERYDAY, backdrops=HELD_OUT_BACKDROPS, patterns=("solid", *HELD_OUT_PATTERNS))
+STYLES = {"studio": STUDIO, "everyday": EVERYDAY, "unseen": UNSEEN}
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def clean_mask(garment: np.ndarray) -> np.ndarray:
 
 def _render_chunk(args: tuple[np.ndarray, np.ndarray, str, int]) -> tuple[np.ndarray, ...]:
     garments, seeds, style_name, empty_every = args
-    style = STYLES[style_name]
+    style = photos.STYLES[style_name]
     n = len(seeds)
     x = np.zeros((n, images.MODEL_SIDE, images.MODEL_SIDE, 3), dtype=np.uint8)
     masks = np.zeros((n, MASK_SIDE, MASK_SIDE), dtype=np.uint8)
@@ -66,9 +66,6 @@ def _render_chunk(args: tuple[np.ndarray, np.ndarray, str, int]) -> tuple[np.nda
     return x, masks, np.array(backdrops), np.array(patterns)
 
 
-STYLES = {"studio": photos.STUDIO, "everyday": photos.EVERYDAY, "unseen": photos.UNSEEN}
-
-
 def render_pool(
     garments: np.ndarray,
     labels: np.ndarray,
@@ -81,7 +78,7 @@ def render_pool(
     """One photo of each garment in ``style``; every ``empty_every``-th photo holds no garment."""
     key = hashlib.sha256(garments.tobytes() + labels.tobytes()).hexdigest()[:16]
     spec = {"style": style, "seed": seed, "empty_every": empty_every, "side": images.MODEL_SIDE, "garments": key}
-    spec["style_spec"] = asdict(STYLES[style])
+    spec["style_spec"] = asdict(photos.STYLES[style])
     name = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
     path = cache_dir / f"pool-{style}-{name}.npz" if cache_dir else None
     if path and path.is_file():

@@ -22,7 +22,6 @@ from fashiontag.renders import photos
 # that a viewer honouring the tag shows the garment upright.
 _EXIF_ROTATIONS = {3: 180, 6: 90, 8: 270}
 _ORIENTATION_TAG = 0x0112
-STYLES = {"studio": photos.STUDIO, "everyday": photos.EVERYDAY, "unseen": photos.UNSEEN}
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ def encode_jpeg(photo: Image.Image, quality: int, orientation: int = 1) -> bytes
 
 def photo_bytes(garment: np.ndarray, rng: np.random.Generator, style: str = "studio", orientation: int = 1) -> bytes:
     """One photo file of ``garment`` in ``style``, 480-800 px."""
-    scene = photos.render(garment, rng, STYLES[style], side=int(rng.integers(480, 801)), jpeg=False)
+    scene = photos.render(garment, rng, photos.STYLES[style], side=int(rng.integers(480, 801)), jpeg=False)
     return encode_jpeg(Image.fromarray(scene.rgb, "RGB"), scene.quality, orientation)
 
 
@@ -70,7 +69,7 @@ def write_photos(
     written = []
     for n, index in enumerate(chosen):
         orientation = int(rng.choice([3, 6, 8])) if rng.random() < rotated_share else 1
-        scene = photos.render(images[index], rng, STYLES[style], side=int(rng.integers(480, 801)), jpeg=False)
+        scene = photos.render(images[index], rng, photos.STYLES[style], side=int(rng.integers(480, 801)), jpeg=False)
         name = f"{prefix}-{n:04d}.jpg"
         (out / name).write_bytes(encode_jpeg(Image.fromarray(scene.rgb, "RGB"), scene.quality, orientation))
         written.append(PhotoFile(name, int(labels[index]), int(index), orientation, scene.backdrop, scene.pattern))
