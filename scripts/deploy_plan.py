@@ -281,7 +281,7 @@ def after_deploy(fn: Function, target: Target) -> list[str]:
     if trig.service_account:
         # Eventarc, Pub/Sub push and Cloud Scheduler call the function as the trigger account.
         lines.append(_invoker(fn, target, f"serviceAccount:{target.sa_email(trig.service_account)}"))
-    lines += [_invoker(fn, target, member) for member in trig.invokers]
+    lines += [_invoker(fn, target, target.fill(member)) for member in trig.invokers]
     if trig.type == "storage":
         assert trig.delivery
         d = trig.delivery

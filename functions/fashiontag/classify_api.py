@@ -55,6 +55,8 @@ def classify_request(request: flask.Request) -> tuple[dict[str, Any], int]:
     if isinstance(body, dict) and "message" in body and "subscription" in body:
         return handle_model_event(body)
     version = request.args.get("version") or (body or {}).get("version")
+    if version is not None and not contract.valid_version(version):
+        return {"error": "No such model version."}, 404
     try:
         model = _model(version)
     except registry.RegistryError as error:

@@ -162,6 +162,14 @@ def region() -> str:
     return _env("FASHIONTAG_REGION", "europe-west1")
 
 
+def classify_url() -> str:
+    """Where the admin function reaches the classify function ("try a model" on the models page).
+
+    The default is the address Cloud Functions gives ``classify`` in this project and region.
+    """
+    return _env("FASHIONTAG_CLASSIFY_URL", f"https://{region()}-{project()}.cloudfunctions.net/classify")
+
+
 def training_backend() -> str:
     """``subprocess`` on the local stack; ``cloud_run`` (a Cloud Run job execution) in the cloud."""
     default = "subprocess" if os.environ.get("FIRESTORE_EMULATOR_HOST") else "cloud_run"

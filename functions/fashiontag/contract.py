@@ -117,6 +117,13 @@ def notification_id(event_id: str, recipient: str) -> str:
 # --- model versions --------------------------------------------------------------------------
 
 _RUNS = re.compile(r"\d+|\D+")
+# A version names a folder and a Firestore document: nothing that could climb out of either.
+_VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def valid_version(version: object) -> bool:
+    """Whether ``version`` may name a model version (letters, digits, '.', '_', '-'; at most 64)."""
+    return isinstance(version, str) and _VERSION_NAME.fullmatch(version) is not None and ".." not in version
 
 
 def version_key(version: str) -> tuple[tuple[int, int | str], ...]:

@@ -130,3 +130,43 @@ def test_a_seller_sees_the_browser_category_before_the_upload_finishes(
         return found if len(found) == 3 else None
 
     assert wait_until(recorded, 30, lambda: f"server predictions: {recorded()}") == guessed  # the record agrees
+
+
+def test_a_manager_tries_the_model_in_the_page_server_and_browser_side_by_side(
+    stack: StackConfig, browser: Any, tmp_path: Path
+) -> None:
+    """On a fresh project (nothing registered): both sides run the baseline bundled with the code."""
+    identity.add_user("tries@model.test", "manager", PASSWORD, None, "tries-manager")
+    photo = corpus.jpeg(corpus.garment_photo(31), seed=31)
+    path = tmp_path / "garment.jpg"
+    path.write_bytes(photo)
+    expected = record(photo, CategoryModel.from_dir(config.category_model_dir()))["category"]
+
+    page = browser.new_page()
+    sign_in(page, stack.url("admin") + "/", "tries@model.test", PASSWORD, TIMEOUT_MS)
+    page.goto(stack.url("admin") + "/#/models")
+    page.set_input_files("form[data-try] input[name=image]", str(path))
+    page.click("form[data-try] button[type=submit]")
+    page.wait_for_function(
+        """() => ['server', 'browser'].every(side => {
+             const cell = document.querySelector(`td[data-${side}=category]`);
+             return cell && cell.textContent && cell.textContent !== '…';
+           })""",
+        timeout=TIMEOUT_MS,
+    )
+    cells = page.locator("table[data-try-result] td[data-server], table[data-try-result] td[data-browser]")
+    shown = dict(
+        cells.evaluate_all(
+            "tds => tds.map(td => [(td.dataset.server ? 's:' + td.dataset.server : "
+            "'b:' + td.dataset.browser), td.textContent])"
+        )
+    )
+    label = expected["label"].replace("_", " ")
+    assert shown["s:category"].startswith(label) and shown["b:category"].startswith(label), shown
+    assert (
+        shown["s:version"]
+        == shown["b:version"]
+        == json.loads((config.category_model_dir() / "model.json").read_text())["version"]
+    )
+    assert shown["s:colours"] not in ("", "-", "…") and shown["s:outcome"] not in ("", "-", "…")
+    assert registry.active_version(config.CATEGORY_MODEL_NAME) is None  # trying registered nothing

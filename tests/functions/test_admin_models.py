@@ -18,8 +18,9 @@ from functions_framework import create_app
 from google.cloud import firestore
 
 from fashiontag import clients, config, contract, registry
+from fashiontag.classification import record
 from fashiontag.local.stack import StackConfig
-from tests.functions.test_admin import SOURCE, Person, add_person
+from tests.functions.test_admin import SOURCE, Person, _jpeg, add_person, make_product
 from tests.helpers import wait_until
 
 CATEGORY = config.CATEGORY_MODEL_NAME
@@ -77,7 +78,12 @@ def test_a_seller_gets_the_active_version_and_its_file_at_a_lasting_address(
     client: FlaskClient, people: dict[str, Person], tmp_path: Path
 ) -> None:
     seller, manager = people["seller"], people["manager"]
-    assert get(client, seller, "/api/browser-model").status_code == 404  # nothing registered yet
+    # Nothing registered yet: the baseline bundled with the functions serves, so the browser gets it.
+    bundled = json.loads((config.category_model_dir() / "model.json").read_text())
+    info = get(client, seller, "/api/browser-model").get_json()
+    assert info["version"] == bundled["version"] and info["model_url"].endswith("?generation=bundled")
+    answer = get(client, seller, info["model_url"])
+    assert answer.status_code == 200 and answer.data == (config.category_model_dir() / "model.tflite").read_bytes()
     register(tmp_path, "b0")
     active = register(tmp_path, "b1")
     registry.promote(CATEGORY, "b1", "test")
@@ -98,6 +104,9 @@ def test_a_seller_gets_the_active_version_and_its_file_at_a_lasting_address(
     assert get(client, seller, other["model_url"]).status_code == 404
     assert get(client, manager, other["model_url"]).status_code == 200
     assert get(client, manager, "/api/browser-model/b1/model.tflite?generation=x").status_code == 404
+    # Once a version is active, the bundled baseline is no longer handed out.
+    gone = f"/api/browser-model/{bundled['version']}/model.tflite?generation=bundled"
+    assert get(client, seller, gone).status_code == 404
 
     runtime = client.get(f"{info['runtime_url']}litert.js")
     assert runtime.status_code == 200 and b'from "./wasm-utils.js"' in runtime.data
@@ -265,3 +274,49 @@ def test_what_the_admin_can_read_itself_is_refused_at_once(client: FlaskClient, 
     attribute = client.post("/api/models/attributes-trouser/versions", data={"version": "v9"}, headers=manager.headers)
     assert attribute.status_code == 400
     assert model_objects() == [] and list(clients.firestore_client().collection(contract.MODEL_UPLOADS).stream()) == []
+
+
+# --- try a model -------------------------------------------------------------------------------
+
+
+def try_model(client: FlaskClient, who: Person, version: str, photo: bytes | None = None, product_id: str = "") -> Any:
+    form: dict[str, Any] = {"version": version, "product_id": product_id}
+    if photo is not None:
+        form["image"] = (io.BytesIO(photo), "photo.jpg", "image/jpeg")
+    return client.post(
+        f"/api/models/{CATEGORY}/try", data=form, headers=who.headers, content_type="multipart/form-data"
+    )
+
+
+def product_ids() -> list[str]:
+    return sorted(d.id for d in clients.firestore_client().collection(contract.PRODUCTS).stream())
+
+
+def test_a_manager_tries_a_version_on_a_photo_or_a_product_through_the_classify_function(
+    client: FlaskClient, people: dict[str, Person]
+) -> None:
+    manager = people["manager"]
+    photo = _jpeg()
+    make_product("try1", "seller-sam")  # its photo is the same JPEG
+    before = model_objects(), product_ids()
+    expected = record(photo)  # what this code says in-process, with the bundled baseline
+
+    answer = try_model(client, manager, "", photo)
+    assert answer.status_code == 200, answer.get_json()
+    server = answer.get_json()["server"]
+    assert server["status"] == "ok" and server["model"] == expected["model"]
+    assert server["category"] == expected["category"] and server["colours"] == expected["colours"]
+    assert server["attributes"] == expected["attributes"]
+    by_product = try_model(client, manager, "", product_id="try1").get_json()["server"]
+    assert by_product["category"] == expected["category"]
+
+    unusable = try_model(client, manager, "", b"not a photo at all").get_json()["server"]
+    assert unusable["status"] == "rejected" and unusable["rejection"]["message"]
+    unknown = try_model(client, manager, "v999", photo)
+    assert unknown.status_code == 404 and "v999" in unknown.get_json()["error"]
+    assert try_model(client, manager, "", photo, product_id="try1").status_code == 400
+    assert try_model(client, manager, "").status_code == 400
+    assert try_model(client, manager, "", product_id="no-such-product").status_code == 404
+    assert try_model(client, people["seller"], "", photo).status_code == 403
+    # Trying changes nothing.
+    assert (model_objects(), product_ids()) == before

@@ -241,6 +241,7 @@
     for (const form of $$("form[data-api]", root)) form.addEventListener("submit", submitApi);
     for (const form of $$("form[data-multipart]", root)) form.addEventListener("submit", submitMultipart);
     for (const form of $$("form[data-view]", root)) form.addEventListener("submit", submitFilter);
+    for (const form of $$("form[data-try]", root)) form.addEventListener("submit", submitTry);
     for (const form of $$("form[data-upload]", root)) {
       form.addEventListener("submit", submitUpload);
       for (const input of $$("input[type=file]", form)) input.addEventListener("change", choosePhotos);
@@ -381,6 +382,94 @@
     else location.hash = target;
   }
 
+  // --- try a model: the server's answer and the browser's, side by side -------------------
+
+  const percent = (p) => `${Math.round(p * 1000) / 10}%`;
+  const labelled = (r) => `${r.label.replace(/_/g, " ")} ${percent(r.confidence)}`;
+
+  function fill(table, side, values) {
+    for (const [key, value] of Object.entries(values)) {
+      const cell = $(`[data-${side}="${key}"]`, table);
+      if (cell) cell.textContent = value;
+    }
+  }
+
+  function serverValues(answer) {
+    if (answer.status !== "ok") {
+      const reason = (answer.rejection || {}).message || "rejected";
+      return { version: answer.version || "", category: "-", top: "-", outcome: `rejected: ${reason}` };
+    }
+    const category = answer.category;
+    const attributes = Object.entries(answer.attributes || {}).map(([family, a]) =>
+      a.label ? `${family.replace(/_/g, " ")}: ${labelled(a)}` : `${family.replace(/_/g, " ")}: ${a.status}`,
+    );
+    const colours = (answer.colours || []).map((c) => `${c.name} ${percent(c.share)}`);
+    return {
+      version: (answer.model || {}).version || "",
+      category: labelled(category),
+      top: category.top.slice(1, 3).map(labelled).join(", ") || "-",
+      outcome: answer.auto_accepted ? "auto-accepted" : `to review: ${(answer.review_reason || {}).message || ""}`,
+      attributes: attributes.join("; ") || "-",
+      colours: colours.join(", ") || "-",
+      time: `${answer.latency_ms} ms (model)`,
+    };
+  }
+
+  async function browserValues(version, photo) {
+    const model = await browserClassifier(version);
+    const result = await model.classify(photo);
+    const above = model.threshold != null && result.confidence >= model.threshold;
+    return {
+      version: model.version,
+      category: labelled(result),
+      top: result.top.slice(1, 3).map(labelled).join(", ") || "-",
+      outcome: model.threshold == null ? "-" : `${above ? "at or above" : "below"} the threshold ${model.threshold}`,
+      time: `${Math.round(result.ms * 10) / 10} ms`,
+    };
+  }
+
+  // The photo the browser classifies: the chosen file, or the product's original photo.
+  async function chosenPhoto(form) {
+    const file = form.elements.image.files[0];
+    if (file) return file;
+    const id = form.elements.product_id.value.trim();
+    const response = await api(`/api/products/${encodeURIComponent(id)}/image?kind=photo`);
+    if (!response.ok) throw new Error(`the photo answered ${response.status}`);
+    return response.blob();
+  }
+
+  async function submitTry(event) {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const table = form.nextElementSibling;
+    const button = form.querySelector("[type=submit]");
+    const version = form.elements.version.value;
+    clearFlash();
+    button.disabled = true;
+    for (const cell of $$("td[data-server], td[data-browser]", table)) cell.textContent = "…";
+    table.hidden = false;
+    const server = (async () => {
+      const response = await api(form.dataset.try, {
+        method: "POST",
+        headers: { Accept: "application/json" },
+        body: new FormData(form),
+      });
+      const data = await response.json().catch(() => ({}));
+      if (!response.ok) throw new Error(data.error || `The request failed (${response.status}).`);
+      return data.server;
+    })();
+    const browser = chosenPhoto(form).then((photo) => browserValues(version, photo));
+    const [s, b] = await Promise.allSettled([server, browser]);
+    if (s.status === "fulfilled") fill(table, "server", serverValues(s.value));
+    else {
+      fill(table, "server", { category: "-", top: "-", outcome: "-", attributes: "-", colours: "-", time: "-" });
+      if (!(s.reason instanceof SignedOut)) flash(s.reason.message, "error");
+    }
+    if (b.status === "fulfilled") fill(table, "browser", b.value);
+    else fill(table, "browser", { version: "-", category: `no answer: ${b.reason.message}`, top: "-", outcome: "-", time: "-" });
+    button.disabled = false;
+  }
+
   // --- uploads: one resumable session per file, PUT straight to the bucket ---------------
 
   function uploadRow(list, file) {
@@ -403,12 +492,13 @@
 
   // --- the category in the browser: the active model runs on each photo as it is chosen ----
 
-  let classifier = null; // the promise of one classifier per page; null again after a failure
+  const classifiers = new Map(); // version ("" = the live one) -> the promise of its classifier
 
-  function browserClassifier() {
-    if (!classifier) {
-      classifier = (async () => {
-        const response = await api("/api/browser-model", { headers: { Accept: "application/json" } });
+  function browserClassifier(version = "") {
+    if (!classifiers.has(version)) {
+      const query = version ? `?version=${encodeURIComponent(version)}` : "";
+      const loading = (async () => {
+        const response = await api(`/api/browser-model${query}`, { headers: { Accept: "application/json" } });
         const info = await response.json().catch(() => ({}));
         if (!response.ok) throw new Error(info.error || "no model for the browser");
         const [module, bytes] = await Promise.all([
@@ -418,13 +508,13 @@
             return r.arrayBuffer();
           }),
         ]);
-        return module.loadClassifier(info, bytes);
+        const model = await module.loadClassifier(info, bytes);
+        return Object.assign(model, { threshold: info.auto_accept_threshold });
       })();
-      classifier.catch(() => {
-        classifier = null;
-      });
+      loading.catch(() => classifiers.delete(version)); // tried again next time
+      classifiers.set(version, loading);
     }
-    return classifier;
+    return classifiers.get(version);
   }
 
   // Fills the row's guess with the browser's category; the server's answer follows the upload.

@@ -93,27 +93,20 @@ def _model_blob(record: dict[str, Any], file_name: str) -> Any:
     return bucket.blob(f"{artifacts.get('prefix')}{file_name}")
 
 
-def describe(version: str | None, role: str) -> dict[str, Any]:
-    """The metadata a browser needs to run a category version (the active one by default).
+BUNDLED = "bundled"  # the generation in the address of the baseline bundled with the function
 
-    Sellers may only have the active version; managers any registered one.
-    """
+
+def _bundled() -> tuple[dict[str, Any], Path] | None:
+    """The baseline version bundled with the function, served while the registry has none active."""
+    folder = config.category_model_dir()
+    meta, model = folder / "model.json", folder / MODEL_FILE
+    if not (meta.is_file() and model.is_file()):
+        return None
+    return json.loads(meta.read_text()), model
+
+
+def _description(meta: dict[str, Any], version: str, generation: Any, size: int) -> dict[str, Any]:
     name = config.CATEGORY_MODEL_NAME
-    active = registry.active_version(name)
-    version = version or active
-    if version is None:
-        raise NotFound("No category model version is registered yet: the in-browser preview is off.")
-    if role != MANAGER and version != active:
-        raise NotFound("No such model version.")
-    record = registry.get_version(name, version)
-    meta_blob, model_blob = (_model_blob(record, f) if record else None for f in ("model.json", MODEL_FILE))
-    if meta_blob is None or model_blob is None:
-        raise NotFound(f"{name} {version} has no model file for the browser.")
-    try:
-        meta = json.loads(meta_blob.download_as_bytes(end=1_000_000))
-        model_blob.reload()
-    except gexc.NotFound:
-        raise NotFound(f"{name} {version}'s files are gone from the model bucket.") from None
     shape = list((meta.get("input") or {}).get("shape") or [])
     if len(shape) != 3 or shape[0] != shape[1] or shape[2] != 3:
         # Versions before the photo model (28x28 grey, cut out like Fashion-MNIST) need a
@@ -126,10 +119,40 @@ def describe(version: str | None, role: str) -> dict[str, Any]:
         "temperature": float(meta.get("temperature", 1.0)),
         "auto_accept_threshold": meta.get("auto_accept_threshold"),
         "input": {"shape": shape},
-        "model_url": f"/api/browser-model/{version}/{MODEL_FILE}?generation={model_blob.generation}",
-        "model_bytes": model_blob.size,
+        "model_url": f"/api/browser-model/{version}/{MODEL_FILE}?generation={generation}",
+        "model_bytes": size,
         "runtime_url": runtime_url(),
     }
+
+
+def describe(version: str | None, role: str) -> dict[str, Any]:
+    """The metadata a browser needs to run a category version (the active one by default).
+
+    Sellers may only have the active version; managers any registered one. With no active
+    version (a fresh project) the baseline bundled with the function is the one that serves,
+    so it is the one the browser gets.
+    """
+    name = config.CATEGORY_MODEL_NAME
+    active = registry.active_version(name)
+    if version is None and active is None:
+        bundled = _bundled()
+        if bundled is None:
+            raise NotFound("No category model version is registered yet: the in-browser preview is off.")
+        meta, path = bundled
+        return _description(meta, str(meta["version"]), BUNDLED, path.stat().st_size)
+    version = version or active
+    if role != MANAGER and version != active:
+        raise NotFound("No such model version.")
+    record = registry.get_version(name, version) if version else None
+    meta_blob, model_blob = (_model_blob(record, f) if record else None for f in ("model.json", MODEL_FILE))
+    if meta_blob is None or model_blob is None:
+        raise NotFound(f"{name} {version} has no model file for the browser.")
+    try:
+        meta = json.loads(meta_blob.download_as_bytes(end=1_000_000))
+        model_blob.reload()
+    except gexc.NotFound:
+        raise NotFound(f"{name} {version}'s files are gone from the model bucket.") from None
+    return _description(meta, str(version), model_blob.generation, model_blob.size)
 
 
 @functools.lru_cache(maxsize=4)
@@ -145,7 +168,13 @@ def _download(bucket: str, name: str, generation: int) -> bytes:
 def model_file(version: str, generation: Any, role: str) -> bytes:
     """The bytes of one generation of a version's model.tflite (same rule as ``describe``)."""
     name = config.CATEGORY_MODEL_NAME
-    if role != MANAGER and version != registry.active_version(name):
+    active = registry.active_version(name)
+    if generation == BUNDLED:
+        bundled = _bundled()
+        if active is not None or bundled is None or str(bundled[0]["version"]) != version:
+            raise NotFound("No such model file.")
+        return bundled[1].read_bytes()
+    if role != MANAGER and version != active:
         raise NotFound("No such model version.")
     record = registry.get_version(name, version)
     blob = _model_blob(record, MODEL_FILE) if record else None

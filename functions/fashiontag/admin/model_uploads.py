@@ -10,7 +10,6 @@ bucket, records the upload in ``model_uploads/{id}`` (status ``checking``) and a
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from typing import Any
 
@@ -24,14 +23,13 @@ from fashiontag.admin.identity import Principal
 MAX_BYTES = {"model.tflite": 20_000_000, "model.json": 64_000, "model_card.md": 256_000}
 REQUIRED = ("model.tflite", "model.json")
 MAX_REQUEST_BYTES = sum(MAX_BYTES.values()) + 64_000
-_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def stage(principal: Principal, name: str, version: Any, files: dict[str, bytes]) -> str:
     """Stage the files of ``name`` ``version`` for the check; returns the upload's id."""
     if name != config.CATEGORY_MODEL_NAME:
         raise Invalid(f"Only {config.CATEGORY_MODEL_NAME} versions can be loaded from the page.")
-    if not isinstance(version, str) or not _VERSION.match(version):
+    if not contract.valid_version(version):
         raise Invalid("The version must be letters, digits, '.', '_' or '-' (at most 64).")
     missing = [f for f in REQUIRED if not files.get(f)]
     if missing:

@@ -145,6 +145,7 @@ class StackConfig:
             # Cloud Messaging has no emulator: notify writes pushes to push_outbox instead.
             "FASHIONTAG_PUSH_MODE": config.PUSH_MODE_OUTBOX,
             "FASHIONTAG_RECONCILE_GRACE_SECONDS": LOCAL_RECONCILE_GRACE_S,
+            "FASHIONTAG_CLASSIFY_URL": self.url("classify"),  # the models page's "try a model"
             # ON_UPLOAD_URL takes the storage CloudEvents; each function gets NAME_URL.
             **{f"{name.upper()}_URL": self.url(name) for name in local_functions()},
         }

@@ -7,8 +7,8 @@ from typing import Any
 
 import flask
 
-from fashiontag import retraining
-from fashiontag.admin import model_uploads, models_view
+from fashiontag import config, retraining
+from fashiontag.admin import model_uploads, models_view, trials
 from fashiontag.admin.access import guarded
 from fashiontag.admin.identity import Principal
 from fashiontag.admin.transport import json_body
@@ -32,6 +32,7 @@ def models_page(p: Principal) -> Any:
         uploads=model_uploads.recent(),
         upload_limits=model_uploads.MAX_BYTES,
         trainable=retraining.TRAINABLE_MODELS,
+        category=config.CATEGORY_MODEL_NAME,
     )
 
 
@@ -72,3 +73,14 @@ def load_version(p: Principal, name: str) -> Any:
     files = {key: f.read() for key, f in flask.request.files.items() if key in model_uploads.MAX_BYTES}
     upload_id = model_uploads.stage(p, name, flask.request.form.get("version"), files)
     return {"upload_id": upload_id, "status": "checking"}, 202
+
+
+@guarded(bp, "/api/models/category/try", (MANAGER,), ("POST",))
+def try_model(p: Principal) -> Any:
+    """A multipart form: ``version`` (empty: the active one), and a photo ``image`` or a ``product_id``."""
+    flask.request.max_content_length = config.limits().max_bytes + 64_000
+    upload = flask.request.files.get("image")
+    image = upload.read() if upload and upload.filename else None
+    content_type = upload.mimetype if upload else ""
+    form = flask.request.form
+    return trials.try_version(p, form.get("version"), image, content_type, (form.get("product_id") or "").strip())
