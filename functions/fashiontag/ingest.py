@@ -91,7 +91,7 @@ def handle_finalized(obj: StorageObject) -> str:
         # Publish first, then write the outcome and the event record in one transaction: a crash
         # in between re-publishes the same event_id on retry, which consumers drop.
         event = _publish(seller_id, product_id, obj, doc)
-        if not products.complete(product_id, owner, fields, event):
+        if not products.complete(product_id, owner, claim, fields, event):
             raise RetryLater(f"lost the lease on {product_id}")
     except BaseException:
         _release_quietly(product_id, owner)

@@ -34,6 +34,7 @@ class ClaimState(enum.Enum):
 class Claim:
     state: ClaimState
     doc: dict[str, Any]
+    written_at: dt.datetime | None = None  # the update time of this delivery's claiming write
 
 
 def _now() -> dt.datetime:
@@ -72,28 +73,29 @@ def claim(product_id: str, initial: dict[str, Any], owner: str) -> Claim:
     """
     ref = product_ref(product_id)
     lease = {"owner": owner, "until": _now() + dt.timedelta(seconds=config.processing_lease_seconds())}
-    for _ in range(_CAS_ROUNDS):
-        snap = ref.get()
-        if not snap.exists:
-            doc = {
-                **initial,
-                "status": RECEIVED,
-                "lease": lease,
-                "attempts": 1,
-                "created_at": firestore.SERVER_TIMESTAMP,
-                "updated_at": firestore.SERVER_TIMESTAMP,
-            }
+    new = {
+        **initial,
+        "status": RECEIVED,
+        "lease": lease,
+        "attempts": 1,
+        "created_at": firestore.SERVER_TIMESTAMP,
+        "updated_at": firestore.SERVER_TIMESTAMP,
+    }
+    for n in range(_CAS_ROUNDS):
+        # A first delivery, the usual case, creates the product without reading it first.
+        snap = ref.get() if n else None
+        if snap is None or not snap.exists:
             try:
-                ref.create(doc)
+                written = ref.create(new)
             except gexc.AlreadyExists:
                 continue  # another delivery created it first: look again
-            return Claim(ClaimState.OWNED, doc)
+            return Claim(ClaimState.OWNED, new, written.update_time)
         doc = snap.to_dict() or {}
         if settled := _settled(doc, owner):
             return settled
         attempts = int(doc.get("attempts", 0)) + 1
-        if _update_if_unchanged(ref, snap, {"lease": lease, "attempts": attempts}):
-            return Claim(ClaimState.OWNED, {**doc, "lease": lease, "attempts": attempts})
+        if written_at := _update_if_unchanged(ref, snap.update_time, {"lease": lease, "attempts": attempts}):
+            return Claim(ClaimState.OWNED, {**doc, "lease": lease, "attempts": attempts}, written_at)
     raise RetryLater(f"product {product_id} is contended; retry")
 
 
@@ -104,25 +106,35 @@ def finish(product_id: str, owner: str, fields: dict[str, Any]) -> bool:
         snap = ref.get()
         if (snap.to_dict() or {}).get("lease", {}).get("owner") != owner:
             return False
-        if _update_if_unchanged(ref, snap, fields):
+        if _update_if_unchanged(ref, snap.update_time, fields):
             return True
     raise RetryLater(f"product {product_id} is contended; retry")
 
 
-def _update_if_unchanged(ref: firestore.DocumentReference, snap: Any, fields: dict[str, Any]) -> bool:
-    """Update only if nobody wrote the document since ``snap`` was read."""
-    option = clients.firestore_client().write_option(last_update_time=snap.update_time)
+def _update_if_unchanged(
+    ref: firestore.DocumentReference, since: dt.datetime, fields: dict[str, Any]
+) -> dt.datetime | None:
+    """Update only if nobody wrote the document after ``since``; the new update time, or None."""
+    option = clients.firestore_client().write_option(last_update_time=since)
     try:
-        ref.update({**fields, "updated_at": firestore.SERVER_TIMESTAMP}, option=option)
+        written = ref.update({**fields, "updated_at": firestore.SERVER_TIMESTAMP}, option=option)
     except gexc.FailedPrecondition:
-        return False
-    return True
+        return None
+    return written.update_time
 
 
-def complete(product_id: str, owner: str, fields: dict[str, Any], event: dict[str, Any]) -> bool:
-    """Write the outcome with its published event and release the lease: the product is finished."""
+def complete(product_id: str, owner: str, claim: Claim, fields: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Write the outcome with its published event and release the lease: the product is finished.
+
+    Nothing else writes a product while a delivery holds its lease, so the outcome is one write
+    conditional on the claim's own; only when someone did write (a lease taken over) does it read
+    the product to see whether this delivery still owns it.
+    """
     event_record = {**event, "published_at": firestore.SERVER_TIMESTAMP}
-    return finish(product_id, owner, {**fields, "event": event_record, "lease": firestore.DELETE_FIELD})
+    outcome = {**fields, "event": event_record, "lease": firestore.DELETE_FIELD}
+    if claim.written_at and _update_if_unchanged(product_ref(product_id), claim.written_at, outcome):
+        return True
+    return finish(product_id, owner, outcome)
 
 
 def release(product_id: str, owner: str) -> None:
