@@ -78,7 +78,7 @@ def taxonomy_path() -> Path:
 
 
 def category_model_version() -> str:
-    return _env("FASHIONTAG_CATEGORY_MODEL_VERSION", "v2")
+    return _env("FASHIONTAG_CATEGORY_MODEL_VERSION", "v3")
 
 
 def category_model_dir() -> Path:

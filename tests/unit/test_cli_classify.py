@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from fashiontag import taxonomy
+from fashiontag import config, taxonomy
 from fashiontag.tools import cli
 from tests import corpus
 
@@ -88,7 +88,7 @@ def check_ok(record: dict[str, Any]) -> None:
     assert sum(confidences) <= 1.0 + 1e-3
     assert (category["label"], category["confidence"]) == (top[0]["label"], top[0]["confidence"])
     assert confidences[0] >= 1 / len(labels) - 1e-3  # the best of a distribution over all labels
-    assert record["model"] == {"name": "category", "version": "v2"}
+    assert record["model"] == {"name": "category", "version": config.category_model_version()}
     assert isinstance(record["latency_ms"], int | float) and record["latency_ms"] >= 0
 
 
@@ -137,7 +137,7 @@ def test_json_lines_keep_non_ascii_names(folder: Path, capsys: pytest.CaptureFix
 
 
 def test_explicit_model_dir_and_human_output(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    model_dir = Path(__file__).resolve().parents[2] / "models" / "category" / "v2"
+    model_dir = config.category_model_dir()
     status, records = run_classify(["--model-dir", str(model_dir), str(folder / "cmyk.jpg")], capsys)
     assert status == 0
     check_ok(records[0])

@@ -14,7 +14,7 @@ from fashiontag import colours, images, synthetic
 from fashiontag.inference import get_category_model
 from tests import corpus
 
-BLUES = {"navy", "blue", "denim"}
+BLUES = {"navy", "blue", "denim", "light blue"}
 
 
 def shirt_mask(h: int, w: int, scale: float = 0.8, centre: tuple[float, float] = (0.5, 0.5)) -> np.ndarray:
@@ -116,7 +116,8 @@ def test_a_classic_wash_trouser_is_denim_blue_where_the_model_finds_it() -> None
         assert garment.found
         result = colours.dominant_colours(rgb, garment.mask)
         assert result[0]["name"] in BLUES, (labels, result)
-        assert result[0]["share"] > 0.6
+        # Shading may split the wash into two blues; what matters is that blue is most of it.
+        assert sum(c["share"] for c in result if c["name"] in BLUES) > 0.8, (labels, result)
 
 
 def test_an_empty_garment_map_has_no_colours() -> None:
