@@ -8,8 +8,10 @@ taken within the run (the machine is noisy; absolute numbers move between runs).
    auto-accept precision on freshly rendered test photos (studio, everyday, unseen families).
 2. on_upload cold start: from spawning a fresh functions-framework process to the first
    prediction written to Firestore (the function's answer to a CloudEvent comes after it).
-3. Upload-to-Firestore latency at a steady upload rate through the whole local pipeline
-   (fake-gcs-server -> Pub/Sub -> bridge -> on_upload -> Firestore): p50 / p95 / max.
+3. The cost of an upload through the whole local pipeline (fake-gcs-server -> Pub/Sub ->
+   delivery -> on_upload -> Firestore -> notify): calls per upload, CPU per upload of every
+   process, latency at 10 and 20 uploads a second and for a burst of 100 (scripts/bench_cost.py).
+4. The category model in the browser (scripts/bench_browser.py).
 """
 
 from __future__ import annotations
@@ -33,7 +35,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))
 
+sys.path.insert(0, str(ROOT))  # tests.events: the CloudEvents bench_cost sends
+
 from bench_browser import bench_browser  # noqa: E402 (scripts/bench_browser.py)
+from bench_cost import bench_cost  # noqa: E402 (scripts/bench_cost.py)
 
 from fashiontag import classification, config, evaluation, fashion_mnist, images, products  # noqa: E402
 from fashiontag.inference import CategoryModel  # noqa: E402
@@ -178,39 +183,18 @@ def bench_cold_start(cfg: stack.StackConfig, photos: list[Path], runs: int) -> d
     }
 
 
-def bench_steady_rate(photos: list[Path], rate: float, duration_s: float) -> dict[str, Any]:
-    from fashiontag.tools import uploads
-
-    count = min(len(photos), int(rate * duration_s))
-    interval = 1.0 / rate
-    sent: dict[str, float] = {}
-    started = time.perf_counter()
-    for n, path in enumerate(photos[:count]):
-        target = started + n * interval
-        time.sleep(max(0.0, target - time.perf_counter()))
-        item = uploads.upload_files([path], "bench-rate", progress=False)[0]
-        sent[item.product_id] = time.time()
-    deadline = time.monotonic() + 60
-    latencies: dict[str, float] = {}
-    while len(latencies) < len(sent) and time.monotonic() < deadline:
-        for pid, at in sent.items():
-            if pid in latencies:
-                continue
-            doc = products.get(pid)
-            written = (doc or {}).get("prediction", {}).get("at")
-            if written:
-                latencies[pid] = (written.timestamp() - at) * 1000
-        time.sleep(0.2)
-    values = sorted(latencies.values())
-    return {
-        "uploads": len(sent),
-        "rate_per_s": rate,
-        "finished": len(values),
-        "p50_ms": round(float(np.percentile(values, 50)), 1),
-        "p95_ms": round(float(np.percentile(values, 95)), 1),
-        "max_ms": round(max(values), 1),
-        "measured": "upload call returned -> prediction written (Firestore server timestamp)",
-    }
+def _photos_800(count: int, folder: Path) -> list[Path]:
+    """Everyday photos of test garments, 800 px square, JPEG quality 85."""
+    x, _ = fashion_mnist.load_fashion_mnist("test")
+    rng = np.random.default_rng(8)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        scene = sets.photos.render(x[i], rng, sets.photos.STYLES["everyday"], side=800, jpeg=False)
+        path = folder / f"photo-{i:04d}.jpg"
+        path.write_bytes(sets.encode_jpeg(Image.fromarray(scene.rgb, "RGB"), 85))
+        paths.append(path)
+    return paths
 
 
 def main() -> None:
@@ -219,8 +203,6 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--photos", type=int, default=400, help="test photos of each kind")
     parser.add_argument("--cold-runs", type=int, default=5)
-    parser.add_argument("--rate", type=float, default=5.0, help="uploads per second")
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds of steady uploads")
     parser.add_argument("--port-base", type=int, default=9900)
     args = parser.parse_args()
 
@@ -239,11 +221,11 @@ def main() -> None:
         print("starting a stack for the pipeline figures ...", flush=True)
         os.environ.update(stack.up(cfg))
         try:
-            photos = _photos(max(args.cold_runs, int(args.rate * args.duration)), Path(tmp) / "photos")
+            photos = _photos(max(args.cold_runs, 50), Path(tmp) / "photos")
             print("on_upload cold start ...", flush=True)
             results["cold_start"] = bench_cold_start(cfg, photos, args.cold_runs)
-            print(f"steady uploads, {args.rate}/s for {args.duration:.0f} s ...", flush=True)
-            results["upload_to_firestore"] = bench_steady_rate(photos, args.rate, args.duration)
+            print("the cost of an upload: calls, CPU, latency at 10 and 20 a second, a burst ...", flush=True)
+            results["upload_cost"] = bench_cost(cfg, _photos_800(300, Path(tmp) / "photos-800"))
             print("the category model in the browser ...", flush=True)
             results["browser"] = bench_browser(cfg, photos[:50])
         finally:
