@@ -30,7 +30,9 @@ _ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
 def check_id(product_id: str) -> str:
-    if not _ID.match(product_id or ""):
+    # Firestore reserves ids of the form __x__: asking for one is an error, not "not found".
+    reserved = product_id.startswith("__") and product_id.endswith("__")
+    if not _ID.match(product_id or "") or reserved:
         raise NotFound("No such product.")
     return product_id
 

@@ -44,12 +44,18 @@ def _request_id(value: Any) -> str:
     return value
 
 
+_DIRECTION_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def _text(value: Any, name: str, limit: int) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Invalid(f"Write a {name} first.")
     text = value.strip()
     if len(text) > limit:
         raise Invalid(f"The {name} is too long ({len(text)} characters; at most {limit}).")
+    if _DIRECTION_CONTROLS.search(text):
+        # U+202E turns "rlo\u202egnp.exe" into "rloexe.png" on screen: text that lies about itself.
+        raise Invalid(f"The {name} holds invisible characters that reorder the text around them; remove them.")
     return text
 
 

@@ -9,6 +9,7 @@ retrain request. The command line (``fashiontag models ...``) does the same thro
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -127,7 +128,8 @@ def report_file(name: str, version: str, file_name: str) -> tuple[bytes, str]:
 def _whole(value: Any, name: str, low: int, high: int) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+    finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    if isinstance(value, bool) or not finite or int(value) != value:
         raise Invalid(f"{name} must be a whole number")
     if not low <= value <= high:
         raise Invalid(f"{name} must be between {low} and {high}")

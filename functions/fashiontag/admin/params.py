@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fashiontag.admin.errors import Invalid
@@ -11,9 +12,12 @@ def number(value: Any, name: str) -> float | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        result = float(value)
+    except (TypeError, ValueError, OverflowError):
         raise Invalid(f"{name} must be a number") from None
+    if not math.isfinite(result):
+        raise Invalid(f"{name} must be a finite number")
+    return result
 
 
 def fraction(value: Any, name: str) -> float | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -24,8 +26,31 @@ IMAGE_TYPES = {
 _CHUNK = 64 * 1024
 
 
+_LONGEST_NUMBER = 32  # characters: no parameter of this API needs more
+
+
+def _number(text: str) -> float | int:
+    if len(text) > _LONGEST_NUMBER:
+        raise Invalid("A number in the request is too long.")
+    value = json.loads(text)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Invalid("Numbers must be finite.")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise Invalid(f"{name} is not a number this API accepts.")
+
+
 def json_body() -> dict[str, Any]:
-    data = flask.request.get_json(silent=True)
+    """The request's JSON object; NaN, infinities, overlong numbers and deep nesting are a 400."""
+    try:
+        raw = flask.request.get_data(cache=True) or b"null"
+        data = json.loads(raw, parse_int=_number, parse_float=_number, parse_constant=_constant)
+    except RecursionError:
+        raise Invalid("The request body is nested too deeply.") from None
+    except ValueError:
+        data = None
     if not isinstance(data, dict):
         raise Invalid("The request body must be a JSON object.")
     return data
