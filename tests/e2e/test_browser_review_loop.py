@@ -232,3 +232,16 @@ def test_seller_manager_buyer_review_loop(stack: StackConfig, browser: Any, tmp_
     message = next(iter(clients.firestore_client().collection("messages").stream())).to_dict() or {}
     assert message["from_role"] == "buyer" and message["product_id"] == trousers_id
     assert message["text"] == INJECTION
+
+
+def test_no_role_link_shows_or_takes_focus_before_sign_in(stack: StackConfig, browser: Any) -> None:
+    page = browser.new_page()
+    page.goto(stack.url("admin") + "/")
+    page.wait_for_selector("#sign-in-form", state="visible")
+    shown = page.locator("#nav a").evaluate_all("links => links.filter(a => a.getClientRects().length > 0).length")
+    assert shown == 0
+    focused = set()
+    for _ in range(12):  # every element a keyboard user reaches before signing in
+        page.keyboard.press("Tab")
+        focused.add(page.evaluate("() => document.activeElement && document.activeElement.closest('#nav') !== null"))
+    assert focused == {False}
