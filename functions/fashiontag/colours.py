@@ -180,10 +180,14 @@ def _kmeans(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         if iteration and np.array_equal(new_labels, labels):
             break
         labels = new_labels
-        for j in range(len(centre_arr)):
-            members = points[labels == j]
-            if len(members):
-                centre_arr[j] = members.mean(axis=0)
+        # Each centre moves to the mean of its members: sums by label in one pass per axis.
+        counts = np.bincount(labels, minlength=len(centre_arr))
+        sums = np.stack(
+            [np.bincount(labels, weights=points[:, d], minlength=len(centre_arr)) for d in range(points.shape[1])],
+            axis=1,
+        )
+        filled = counts > 0
+        centre_arr[filled] = sums[filled] / counts[filled, None]
     return centre_arr, labels
 
 
