@@ -10,6 +10,7 @@ registry (for the category and its attribute model), which an instance does once
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,8 @@ from fashiontag.local import stack as local_stack
 from fashiontag.local.stack import StackConfig
 from fashiontag.tools.calls import Calls, counting
 from tests import corpus, events
-from tests.helpers import upload
+from tests.functions.test_admin import add_person
+from tests.helpers import EventTap, upload, wait_until
 
 SOURCE = Path(__file__).resolve().parents[2] / "functions" / "on_upload" / "main.py"
 
@@ -28,6 +30,14 @@ SOURCE = Path(__file__).resolve().parents[2] / "functions" / "on_upload" / "main
 # one event, the photo read once, and the two derived images the product's pages and training use.
 CLASSIFIED = {"firestore.Commit": 2, "pubsub.Publish": 1, "storage.GET": 1, "storage.POST": 2}
 # A rejected file: the same two writes and one event; its upload gets a customTime (expiry) instead.
+# An upload for review, end to end: on_upload as above; notify writes two notifications (the
+# seller's, the managers' shared one) and looks up where to push them (the seller's user record,
+# the managers by role: here nobody has a device, so no push); retrain sees no label and stops.
+CHAIN = {
+    "on_upload": CLASSIFIED,
+    "notify": {"firestore.BatchGetDocuments": 1, "firestore.RunQuery": 1, "firestore.Commit": 2},
+    "retrain": {},
+}
 REJECTED = {"firestore.Commit": 2, "pubsub.Publish": 1, "storage.GET": 1, "storage.PATCH": 1}
 
 
@@ -63,3 +73,38 @@ def test_a_rejected_upload_costs_as_little(counted: Calls, seller: str) -> None:
     spent, doc = _deliver(seller, "broken", b"\xff\xd8\xff\xe0 this is no photo", counted)
     assert doc["status"] == contract.REJECTED and products.is_finished(doc)
     assert spent == REJECTED
+
+
+def _chain(stack: StackConfig, seller: str, calls: Calls) -> dict[str, dict[str, int]]:
+    """One upload through on_upload, then its product event through notify and retrain, each counted."""
+    spent: dict[str, dict[str, int]] = {}
+    tap = EventTap(stack.url("pubsub"), stack.project, contract.TOPIC_PRODUCT_EVENTS)
+    try:
+        spent["on_upload"], doc = _deliver(seller, f"chain-{len(calls)}", corpus.jpeg(corpus.garment_photo(4)), calls)
+        (message,) = wait_until(lambda: tap.drain(0.3) or None, 20, lambda: "no product event")
+    finally:
+        tap.close()
+    for target in ("notify", "retrain"):
+        app = create_app(target, str(SOURCE.parents[1] / target / "main.py"), "cloudevent")
+        event = events.pubsub_message(
+            message["data"], contract.TOPIC_PRODUCT_EVENTS, f"product-events-{target}", message["attributes"]
+        )
+        before = calls.copy()
+        assert app.test_client().post("/", **events.request(event)).status_code in (200, 204)
+        spent[target] = dict(calls - before)
+    assert doc["status"] == contract.NEEDS_REVIEW, doc["status"]
+    return spent
+
+
+def test_the_whole_chain_of_an_upload_for_review(stack: StackConfig, counted: Calls, seller: str) -> None:
+    """What docs/cost.md multiplies by a thousand: an upload that goes to review (its seller and
+    the managers are told), through every function it reaches."""
+    for n in range(3):
+        add_person(f"m{n}@cost.test", "manager")
+    add_person(f"{seller}@cost.test", "seller", seller)
+    with ExitStack() as paused:
+        for target in ("notify", "retrain"):
+            paused.enter_context(local_stack.paused(stack, f"product-events-{target}"))
+        _chain(stack, seller, counted)  # warm-up
+        spent = _chain(stack, seller, counted)
+    assert spent == CHAIN, spent
