@@ -29,8 +29,10 @@ def main(versions: list[str]) -> None:
         for version in versions:
             model = AttributeModel(ROOT / "models" / "attributes-trouser" / version)
             predicted = [model.predict(crop) for crop in x]
-            right = {f: [families[f].index(p[f]["label"]) == y[f][i] for i, p in enumerate(predicted)] for f in families}
-            out[f"{version}, {kind}"] = {f: round(float(np.mean(r)), 3) for f, r in right.items()}
+            out[f"{version}, {kind}"] = {
+                f: round(float(np.mean([values.index(p[f]["label"]) == y[f][i] for i, p in enumerate(predicted)])), 3)
+                for f, values in families.items()
+            }
     print(json.dumps(out, indent=1))
 
 
