@@ -95,3 +95,14 @@ resource "google_firestore_field" "collection_group" {
     }
   }
 }
+
+# Rate-limit windows (fashiontag.admin.limits) are deleted once they have expired; no index.
+resource "google_firestore_field" "rate_limits_ttl" {
+  project    = var.project
+  database   = google_firestore_database.default.name
+  collection = "rate_limits"
+  field      = "expires_at"
+
+  ttl_config {}
+  index_config {}
+}

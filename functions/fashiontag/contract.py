@@ -32,6 +32,8 @@ RECONCILER = "reconciler"
 # model_uploads/{id}: a model version a manager loaded from the page, and the check's verdict
 MODEL_UPLOADS = "model_uploads"
 UPLOAD_CHECKING, UPLOAD_REGISTERED, UPLOAD_REFUSED = "checking", "registered", "refused"
+# rate_limits/{kind}:{uid}: how many of a kind a user created in the current window (admin.limits)
+RATE_LIMITS = "rate_limits"
 
 # --- product statuses ------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """Every bad parameter the admin API can be sent is answered with a 4xx and a message, never a 500
 or a 503 "try again", and texts that disguise themselves with direction controls are refused
-(a probe of the page found each of these; the issue on the admin page for people, items 10-11)."""
+and what a user can create is limited (a probe of the page found each of these; the issue on the
+admin page for people, items 10-12)."""
 
 from __future__ import annotations
 
@@ -87,3 +88,27 @@ def test_texts_with_direction_controls_are_refused(client: FlaskClient, manager:
         assert answer.status_code == 400 and "invisible" in answer.get_json()["error"], (path, answer.get_json())
     fine = client.post("/api/messages", json={"text": "plain, fine", "to": "role:manager"}, headers=seller.headers)
     assert fine.status_code < 300
+
+
+def test_what_a_user_can_create_is_limited_per_user_with_a_429_that_says_when(
+    client: FlaskClient, manager: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fashiontag.admin import limits
+
+    monkeypatch.setattr(limits, "LIMITS", {k: limits.Limit(3, 600, v.what) for k, v in limits.LIMITS.items()})
+    seller = add_person("busy@input.test", "seller", "seller-busy")
+    other = add_person("calm@input.test", "seller", "seller-calm")
+    photo = {"files": [{"name": "a.jpg", "size": 1000, "content_type": "image/jpeg"}]}
+    for path, body, who in (
+        ("/api/messages", {"text": "hello", "to": "role:manager"}, seller),
+        ("/api/notifications", {"to": "seller-busy", "title": "t", "body": "b"}, manager),
+        ("/api/uploads", photo, seller),
+    ):
+        answers = [client.post(path, json=body, headers=who.headers) for _ in range(4)]
+        assert [a.status_code for a in answers[:3]] == [answers[0].status_code] * 3 and answers[0].status_code < 300
+        refused = answers[3]
+        assert refused.status_code == 429, (path, refused.get_json())
+        assert "try again in" in refused.get_json()["error"] and 0 < int(refused.headers["Retry-After"]) <= 600
+    # Another user's count is their own.
+    calm = client.post("/api/messages", json={"text": "hi", "to": "role:manager"}, headers=other.headers)
+    assert calm.status_code < 300

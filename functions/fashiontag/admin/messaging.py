@@ -22,7 +22,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from fashiontag import clients, contract, events
-from fashiontag.admin import identity, listings
+from fashiontag.admin import identity, limits, listings
 from fashiontag.admin.errors import Forbidden, Invalid, NotFound
 from fashiontag.admin.identity import Principal
 from fashiontag.contract import BUYER, MANAGER, MANAGERS, MESSAGES, NOTIFICATIONS, ROLE_PREFIX, SELLER
@@ -93,6 +93,7 @@ def send_message(
     body = _text(text, "message", MAX_TEXT)
     about = _product_for(principal, product_id)
     message_id = contract.derived_id("message", principal.uid, _request_id(request_id))
+    limits.spend(principal, "message")
     doc = {
         "from": principal.uid,
         "from_email": principal.email,
@@ -132,11 +133,13 @@ def send_notice(
         raise Invalid("Choose who the notification is for.")
     about = _product_for(principal, product_id)
     notification_id = contract.derived_id(contract.MANAGER_NOTICE, principal.uid, _request_id(request_id))
+    title, body = _text(title, "title", MAX_TITLE), _text(body, "notification", MAX_TEXT)
+    limits.spend(principal, "notification")
     doc = {
         "to": to,
         "kind": contract.MANAGER_NOTICE,
-        "title": _text(title, "title", MAX_TITLE),
-        "body": _text(body, "notification", MAX_TEXT),
+        "title": title,
+        "body": body,
         "product_id": about,
         "read": False,
         "from": principal.uid,

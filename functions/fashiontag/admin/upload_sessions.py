@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from fashiontag import clients, config, contract
-from fashiontag.admin import identity
+from fashiontag.admin import identity, limits
 from fashiontag.admin.errors import Invalid
 from fashiontag.admin.identity import Principal
 from fashiontag.contract import SELLER
@@ -78,6 +78,7 @@ def create_sessions(principal: Principal, files: Any, origin: str | None) -> lis
         raise Invalid(f"At most {MAX_FILES} photos at once.")
     limit = config.limits().max_bytes
     checked = [_checked(item, limit) for item in files]  # refuse the whole batch before any session
+    limits.spend(principal, "upload_session")
     bucket = clients.storage_client().bucket(config.upload_bucket())
     sessions = []
     for name, content_type, size in checked:
