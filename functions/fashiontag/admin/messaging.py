@@ -179,7 +179,9 @@ def notifications_for(principal: Principal, limit: int = 100) -> list[dict[str, 
     """The caller's notifications: addressed to them, or to their role; ``read`` as they see it."""
     rows = _where(NOTIFICATIONS, "to", principal.uid, limit)
     rows += _where(NOTIFICATIONS, "to", f"{ROLE_PREFIX}{principal.role}", limit)
-    return [{**row, "read": is_read(row, principal.uid)} for row in _by_time(rows)[:limit]]
+    # read_by names everyone of the role who read it: each member sees only their own state.
+    shown = ({k: v for k, v in row.items() if k != "read_by"} | {"read": is_read(row, principal.uid)} for row in rows)
+    return _by_time(list(shown))[:limit]
 
 
 def is_read(notification: dict[str, Any], uid: str) -> bool:

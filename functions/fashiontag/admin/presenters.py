@@ -61,3 +61,16 @@ def seller_row(doc: dict[str, Any]) -> dict[str, Any]:
 def seller_products(principal: Principal) -> list[dict[str, Any]]:
     rows = listings.queue(listings.QueueFilter(status="all", seller=principal.uid, sort="newest", limit=500))
     return [seller_row(doc) for doc in rows]
+
+
+def seller_product(product: dict[str, Any], history: list[dict[str, Any]], seller: str) -> dict[str, Any]:
+    """A product as its seller sees it: who reviewed it is "a manager", never their uid or email."""
+    body = {k: v for k, v in product.items() if k not in ("lease", "review")}
+    body["history"] = [
+        {
+            **{k: v for k, v in entry.items() if k not in ("by", "by_email")},
+            "by": "you" if entry.get("by") == seller else "a manager",
+        }
+        for entry in history
+    ]
+    return body

@@ -55,6 +55,8 @@ def product_json(p: Principal, product_id: str) -> Any:
     product = visible_product(p, product_id)
     if p.role == BUYER:
         return presenters.public_product(product)
+    if p.role == SELLER:
+        return presenters.seller_product(product, listings.history(product_id), p.uid)
     body = {k: v for k, v in product.items() if k not in ("lease",)}
     body["history"] = listings.history(product_id)
     return body

@@ -1,0 +1,40 @@
+"""What the API shows a seller of other people (the issue on the admin page for people, item 9):
+no other user's uid, no manager's uid or email, only the seller's own read state."""
+
+from __future__ import annotations
+
+import json
+
+from flask.testing import FlaskClient
+
+from fashiontag import clients, contract
+from tests.functions.test_admin import Person, add_person, make_product
+from tests.functions.test_admin_bad_input import client  # noqa: F401 (the admin app fixture)
+
+
+def test_a_role_notification_shows_a_seller_only_their_own_read_state(client: FlaskClient) -> None:  # noqa: F811
+    ann, bob = (
+        add_person("ann@privacy.test", "seller", "seller-ann-p"),
+        add_person("bob@privacy.test", "seller", "seller-bob-p"),
+    )
+    clients.firestore_client().collection(contract.NOTIFICATIONS).document("n-sellers").set(
+        {"to": "role:seller", "kind": "manager.notice", "title": "Hello sellers", "body": "b", "read": False}
+    )
+    assert client.post("/api/notifications/n-sellers/read", json={}, headers=bob.headers).status_code == 200
+    listed = client.get("/api/notifications", headers=ann.headers).get_json()["notifications"]
+    (mine,) = [n for n in listed if n["id"] == "n-sellers"]
+    assert mine["read"] is False and "read_by" not in mine
+    assert bob.uid not in json.dumps(listed)
+
+
+def test_a_seller_sees_that_a_manager_reviewed_not_who(client: FlaskClient) -> None:  # noqa: F811
+    manager: Person = add_person("mia@privacy.test", "manager")
+    seller: Person = add_person("sue@privacy.test", "seller", "seller-sue-p")
+    make_product("priv1", "seller-sue-p", conf=0.5)
+    assert client.post("/api/products/priv1/verify", json={}, headers=manager.headers).status_code == 200
+    shown = client.get("/api/products/priv1", headers=seller.headers).get_json()
+    text = json.dumps(shown)
+    assert manager.uid not in text and manager.email not in text
+    assert shown["history"] and {e["by"] for e in shown["history"]} == {"a manager"}
+    # Managers still see who did what.
+    assert manager.email in json.dumps(client.get("/api/products/priv1", headers=manager.headers).get_json())
