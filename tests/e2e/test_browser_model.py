@@ -111,12 +111,20 @@ def test_a_seller_sees_the_browser_category_before_the_upload_finishes(
     assert all(state != "uploaded" for _, _, state in rows)
     products = clients.firestore_client().collection(contract.PRODUCTS)
     assert list(products.stream()) == []  # nothing reached the bucket yet
+    # While the photos are on their way: no second click, and leaving the page asks first.
+    assert page.locator("form[data-upload] button[type=submit]").is_disabled()
+    leaving = """() => { const e = new Event('beforeunload', {cancelable: true});
+                         dispatchEvent(e); return e.defaultPrevented; }"""
+    assert page.evaluate(leaving) is True
 
     # Playwright hands the page's requests over only while it waits on the page.
     wait_until(lambda: len(held) == 3 or page.wait_for_timeout(100), 30, lambda: f"{len(held)} uploads started")
     for route in held:
         route.continue_()
     page.wait_for_selector("ul.upload-list li.done >> nth=2", timeout=TIMEOUT_MS)
+    # One line of totals once the server has classified the whole batch.
+    page.wait_for_selector("#flash:has-text('All 3 photos are classified')", timeout=TIMEOUT_MS)
+    assert page.evaluate(leaving) is False and page.locator("form[data-upload] button[type=submit]").is_enabled()
 
     guessed = {name: label for name, label, _ in rows}
 
@@ -170,3 +178,36 @@ def test_a_manager_tries_the_model_in_the_page_server_and_browser_side_by_side(
     )
     assert shown["s:colours"] not in ("", "-", "…") and shown["s:outcome"] not in ("", "-", "…")
     assert registry.active_version(config.CATEGORY_MODEL_NAME) is None  # trying registered nothing
+
+
+def test_a_failed_upload_can_be_sent_again_and_only_it(stack: StackConfig, browser: Any, tmp_path: Path) -> None:
+    identity.add_user("retry@model.test", "seller", PASSWORD, None, "retry-seller")
+    paths = []
+    for seed in (41, 42):
+        path = tmp_path / f"garment-{seed}.jpg"
+        path.write_bytes(corpus.jpeg(corpus.garment_photo(seed), seed=seed))
+        paths.append(path)
+    page = browser.new_page()
+    sign_in(page, stack.url("admin") + "/", "retry@model.test", PASSWORD, TIMEOUT_MS)
+    puts: list[str] = []
+
+    def fail_the_first_try_of_the_second(route: Any) -> None:
+        if route.request.method == "PUT":
+            puts.append(route.request.url)
+            if len(puts) == 2:
+                route.abort()
+                return
+        route.continue_()
+
+    page.route(f"{stack.url('storage')}/**", fail_the_first_try_of_the_second)
+    page.set_input_files("form[data-upload] input[type=file]", [str(p) for p in paths])
+    page.click("form[data-upload] button[type=submit]")
+    retry = "form[data-upload] button[data-retry]"
+    page.wait_for_selector(f"{retry}:has-text('Retry the 1 that failed')", timeout=TIMEOUT_MS)
+    assert page.locator("ul.upload-list li.failed").count() == 1
+    page.click(retry)
+    page.wait_for_selector("#flash:has-text('The photo is classified')", timeout=TIMEOUT_MS)
+    assert len(puts) == 3 and page.locator("ul.upload-list li.failed").count() == 0
+    assert page.locator(retry).count() == 0
+    products = list(clients.firestore_client().collection(contract.PRODUCTS).stream())
+    assert len(products) == 2  # each photo once

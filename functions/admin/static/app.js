@@ -12,6 +12,7 @@
     tokenUrl: body.dataset.tokenUrl,
     apiKey: body.dataset.apiKey,
     maxBytes: Number(body.dataset.maxBytes),
+    maxFiles: Number(body.dataset.maxFiles),
   };
   const KEY = "fashiontag.session";
   const HOME = { manager: "#/queue", seller: "#/seller", buyer: "#/catalogue" };
@@ -573,14 +574,132 @@
     });
   }
 
+  let uploading = 0; // files on their way to the bucket: leaving the page now would lose them
+  window.addEventListener("beforeunload", (event) => {
+    if (uploading > 0) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+
+  const TERMINAL = {
+    auto_accepted: "accepted",
+    verified: "accepted",
+    published: "accepted",
+    needs_review: "to review",
+    rejected: "rejected",
+  };
+
+  // Once every photo of a batch has an answer: one line of totals ("12 accepted, 2 to review, 1 rejected").
+  async function batchTotals(objects) {
+    const files = new Set(objects.map((name) => name.split("/").slice(2).join("/")));
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      let rows;
+      try {
+        const response = await api("/api/seller/products", { headers: { Accept: "application/json" } });
+        rows = (await response.json()).products || [];
+      } catch (error) {
+        return; // signed out meanwhile
+      }
+      const mine = rows.filter((row) => files.has(row.file) && TERMINAL[row.status]);
+      if (mine.length < files.size) continue;
+      const counts = {};
+      for (const row of mine) counts[TERMINAL[row.status]] = (counts[TERMINAL[row.status]] || 0) + 1;
+      const parts = ["accepted", "to review", "rejected"].filter((k) => counts[k]).map((k) => `${counts[k]} ${k}`);
+      const photos = files.size === 1 ? "The photo is" : `All ${files.size} photos are`;
+      flash(`${photos} classified: ${parts.join(", ")}.`, counts.rejected ? "error" : "ok");
+      return;
+    }
+  }
+
+  // Sends the files (sessions from the API, then PUT straight to the bucket); returns those that failed.
+  async function sendBatch(files, rows) {
+    let sessions;
+    try {
+      const payload = { files: files.map((f) => ({ name: f.name, size: f.size, content_type: f.type })) };
+      sessions = (await postJson("/api/uploads", payload)).sessions;
+    } catch (error) {
+      if (!(error instanceof SignedOut)) flash(error.message, "error", error.problems || []);
+      for (const row of rows) row.state.textContent = "not sent";
+      return { failed: files.map((file, i) => ({ file, row: rows[i] })), objects: [] };
+    }
+    const failed = [];
+    const objects = [];
+    uploading += files.length;
+    await Promise.all(
+      files.map((file, i) => {
+        rows[i].li.classList.remove("failed");
+        return put(sessions[i], file, rows[i])
+          .then(
+            () => objects.push(sessions[i].object),
+            (error) => {
+              rows[i].state.textContent = `failed: ${error.message}`;
+              rows[i].li.classList.add("failed");
+              failed.push({ file, row: rows[i] });
+            },
+          )
+          .finally(() => {
+            uploading -= 1;
+          });
+      }),
+    );
+    return { failed, objects };
+  }
+
+  // A failed file gets a button to send it (and the others that failed) again.
+  function offerRetry(form, failed) {
+    let retry = form.querySelector("[data-retry]");
+    if (!failed.length) {
+      if (retry) retry.remove();
+      return;
+    }
+    if (!retry) {
+      retry = document.createElement("button");
+      retry.type = "button";
+      retry.dataset.retry = "";
+      form.querySelector("[type=submit]").after(retry);
+    }
+    retry.textContent = `Retry the ${failed.length} that failed`;
+    retry.onclick = () => upload(form, failed.map((f) => f.file), failed.map((f) => f.row));
+  }
+
+  async function upload(form, files, rows) {
+    const controls = $$("button, input[type=file]", form);
+    for (const el of controls) el.disabled = true; // a second click would send the batch again
+    clearFlash();
+    try {
+      const { failed, objects } = await sendBatch(files, rows);
+      offerRetry(form, failed);
+      const done = files.length - failed.length;
+      flash(
+        failed.length
+          ? `${done} of ${files.length} photos uploaded; retry the ${failed.length} that failed.`
+          : `${done} photos uploaded; they are being classified.`,
+        failed.length ? "error" : "ok",
+      );
+      const live = $("[data-poll-json]");
+      if (live) refresh(live);
+      if (objects.length) batchTotals(objects);
+    } finally {
+      for (const el of controls) el.disabled = false;
+    }
+  }
+
   async function submitUpload(event) {
     event.preventDefault();
     const form = event.currentTarget;
     const input = form.querySelector("input[type=file]");
     const list = form.querySelector("[data-upload-list]");
     const files = Array.from(input.files || []);
+    clearFlash();
     if (!files.length) {
       flash("Choose at least one photo.", "error");
+      return;
+    }
+    if (files.length > cfg.maxFiles) {
+      flash(`At most ${cfg.maxFiles} photos at once: you chose ${files.length}.`, "error");
       return;
     }
     const tooBig = files.filter((f) => f.size > cfg.maxBytes).map((f) => f.name);
@@ -596,37 +715,9 @@
       rows = files.map((file) => uploadRow(list, file));
       files.forEach((file, i) => preview(file, rows[i]));
     }
-    let sessions;
-    try {
-      const payload = { files: files.map((f) => ({ name: f.name, size: f.size, content_type: f.type })) };
-      sessions = (await postJson("/api/uploads", payload)).sessions;
-    } catch (error) {
-      if (!(error instanceof SignedOut)) flash(error.message, "error", error.problems || []);
-      for (const row of rows) row.state.textContent = "not sent";
-      return;
-    }
-    let done = 0;
-    await Promise.all(
-      files.map((file, i) =>
-        put(sessions[i], file, rows[i]).then(
-          () => {
-            done += 1;
-          },
-          (error) => {
-            rows[i].state.textContent = `failed: ${error.message}`;
-            rows[i].li.classList.add("failed");
-          },
-        ),
-      ),
-    );
-    flash(
-      `${done} of ${files.length} photos uploaded; they are being classified.`,
-      done === files.length ? "ok" : "error",
-    );
+    await upload(form, files, rows);
     input.value = "";
     chosen.delete(form);
-    const live = $("[data-poll-json]");
-    if (live) refresh(live);
   }
 
   // --- live status: poll the JSON, re-render the fragment when anything changed ----------

@@ -39,6 +39,7 @@ def seller_view(p: Principal) -> Any:
         notifications=messaging.notifications_for(p),
         messages=messaging.messages_for(p),
         max_mb=config.limits().max_bytes / 1e6,
+        max_files=upload_sessions.MAX_FILES,
         content_types=", ".join(upload_sessions.CONTENT_TYPES),
     )
 

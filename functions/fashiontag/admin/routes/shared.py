@@ -7,7 +7,7 @@ from typing import Any
 import flask
 
 from fashiontag import config, taxonomy
-from fashiontag.admin import identity, listings, messaging, presenters, specs
+from fashiontag.admin import identity, listings, messaging, presenters, specs, upload_sessions
 from fashiontag.admin.access import guarded, visible_product
 from fashiontag.admin.errors import NotFound
 from fashiontag.admin.identity import Principal
@@ -26,6 +26,7 @@ def shell() -> Any:
         token_url=where["token"],
         api_key=config.firebase_web_api_key(),
         max_bytes=config.limits().max_bytes,
+        max_files=upload_sessions.MAX_FILES,
         emulated=bool(config.auth_emulator_host()),
     )
 
