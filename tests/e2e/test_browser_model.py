@@ -211,3 +211,20 @@ def test_a_failed_upload_can_be_sent_again_and_only_it(stack: StackConfig, brows
     assert page.locator(retry).count() == 0
     products = list(clients.firestore_client().collection(contract.PRODUCTS).stream())
     assert len(products) == 2  # each photo once
+
+
+def test_a_report_opens_under_its_version_with_a_title(stack: StackConfig, browser: Any, shipped: str) -> None:
+    identity.add_user("reads@model.test", "manager", PASSWORD, None, "reads-manager")
+    page = browser.new_page()
+    sign_in(page, stack.url("admin") + "/", "reads@model.test", PASSWORD, TIMEOUT_MS)
+    page.goto(stack.url("admin") + "/#/models")
+    page.click(f"table.versions tr[data-version='{shipped}'] button[data-open$='report.json']")
+    panel = page.locator("[data-report-panel]")
+    panel.wait_for(state="visible", timeout=TIMEOUT_MS)
+    assert panel.locator("[data-report-title]").text_content() == f"category {shipped}: report.json"
+    assert '"test_accuracy"' in (panel.locator("[data-report]").text_content() or "")
+    # Right under the table of versions, not at the foot of the page.
+    above = "() => document.querySelector('[data-report-panel]').previousElementSibling.matches('table.versions')"
+    assert page.evaluate(above)
+    panel.locator("[data-close-report]").click()
+    assert panel.is_hidden()

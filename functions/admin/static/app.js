@@ -256,6 +256,14 @@
       select.addEventListener("change", () => showFamilies(select));
     }
     for (const button of $$("button[data-open]", root)) button.addEventListener("click", openReport);
+    for (const button of $$("button.report-pic", root)) {
+      button.addEventListener("click", () => button.querySelector("img").classList.toggle("large"));
+    }
+    for (const button of $$("[data-close-report]", root)) {
+      button.addEventListener("click", () => {
+        button.closest("[data-report-panel]").hidden = true;
+      });
+    }
     if (mine !== undefined) {
       const live = $("[data-poll-json]", root);
       if (live) poll(live, mine);
@@ -290,12 +298,18 @@
     }
   }
 
+  // A version's report (report.json, the card) opens under its table with a title, in view.
   async function openReport(event) {
-    const box = $("[data-report]");
+    const button = event.currentTarget;
+    const panel = $("[data-report-panel]");
+    const table = button.closest("table");
     try {
-      const response = await api(event.currentTarget.dataset.open);
-      box.textContent = await response.text();
-      box.hidden = false;
+      const response = await api(button.dataset.open);
+      $("[data-report-title]", panel).textContent = button.dataset.title || button.textContent;
+      $("[data-report]", panel).textContent = await response.text();
+      panel.hidden = false;
+      if (table) table.after(panel);
+      panel.scrollIntoView({ block: "nearest" });
     } catch (e) {
       /* signed out */
     }
