@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from fashiontag import clients, contract
+from fashiontag import clients, config, contract
 from fashiontag.admin import identity
 from fashiontag.local.stack import StackConfig
 from fashiontag.tools.browser import sign_in as sign_in_page
@@ -245,3 +245,20 @@ def test_no_role_link_shows_or_takes_focus_before_sign_in(stack: StackConfig, br
         page.keyboard.press("Tab")
         focused.add(page.evaluate("() => document.activeElement && document.activeElement.closest('#nav') !== null"))
     assert focused == {False}
+
+
+def test_a_picture_that_cannot_be_shown_is_a_labelled_frame(stack: StackConfig, browser: Any) -> None:
+    from tests.functions.test_admin import make_product
+
+    identity.add_user("frames@browser.test", "seller", PASSWORD, None, "frames-seller")
+    make_product("frame-gone", "frames-seller")
+    make_product("frame-bad", "frames-seller")
+    bucket = clients.storage_client().bucket(config.upload_bucket())
+    bucket.blob("derived/frame-gone/thumbnail.jpg").delete()
+    bucket.blob("derived/frame-bad/thumbnail.jpg").upload_from_string(b"\xff\xd8\xff", content_type="image/jpeg")
+    page = browser.new_page()
+    sign_in_page(page, stack.url("admin") + "/", "frames@browser.test", PASSWORD, TIMEOUT_MS)
+    page.goto(stack.url("admin") + "/#/seller")
+    page.wait_for_function("() => document.querySelectorAll('span.thumb.none').length === 2", timeout=TIMEOUT_MS)
+    assert page.locator("img.thumb").count() == 0
+    assert page.locator("span.thumb.none").first.get_attribute("aria-label") == "photo: no picture"

@@ -270,15 +270,25 @@
     }
   }
 
+  // A picture that is gone or cannot be shown becomes a labelled empty frame, not a broken icon.
+  function noPicture(img) {
+    const frame = document.createElement("span");
+    frame.className = `${img.className} none`;
+    frame.textContent = "no picture";
+    frame.setAttribute("role", "img");
+    frame.setAttribute("aria-label", `${img.alt}: no picture`);
+    img.replaceWith(frame);
+  }
+
   async function loadImage(img) {
     const url = img.dataset.src;
+    img.addEventListener("error", () => noPicture(img), { once: true });
     try {
       let local = images.get(url);
       if (!local) {
         const response = await api(url);
         if (!response.ok) {
-          img.classList.add("missing");
-          img.alt = "no picture";
+          noPicture(img);
           return;
         }
         local = URL.createObjectURL(await response.blob());
