@@ -38,3 +38,24 @@ def test_a_seller_sees_that_a_manager_reviewed_not_who(client: FlaskClient) -> N
     assert shown["history"] and {e["by"] for e in shown["history"]} == {"a manager"}
     # Managers still see who did what.
     assert manager.email in json.dumps(client.get("/api/products/priv1", headers=manager.headers).get_json())
+
+
+def test_a_sender_is_named_as_the_users_record_says_not_as_their_token_says(client: FlaskClient) -> None:  # noqa: F811
+    from firebase_admin import auth
+
+    from fashiontag.admin import identity
+    from tests.functions.test_admin import PASSWORD
+    from tests.helpers import sign_in
+
+    identity.add_user("sly@privacy.test", "seller", PASSWORD, "Sly Seller", "seller-sly-p")
+    # The seller changes the email of their own account (the Auth API lets them): the token says so.
+    auth.update_user("seller-sly-p", email="ceo@fashiontag.test", app=identity.firebase_app())
+    token = sign_in("ceo@fashiontag.test", PASSWORD)
+    sent = client.post(
+        "/api/messages", json={"text": "pay me", "to": "role:manager"}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert sent.status_code < 300, sent.get_json()
+    stored = clients.firestore_client().collection(contract.MESSAGES).document(sent.get_json()["message_id"]).get()
+    doc = stored.to_dict() or {}
+    assert doc["from_name"] == "Sly Seller" and doc["from_email"] == "sly@privacy.test"
+    assert "ceo@" not in json.dumps(doc, default=str)

@@ -94,9 +94,13 @@ def send_message(
     about = _product_for(principal, product_id)
     message_id = contract.derived_id("message", principal.uid, _request_id(request_id))
     limits.spend(principal, "message")
+    # Who sent it as the users record says (a manager keeps it), not as the token says: a user
+    # can change the email in their own account, and with it the token.
+    record = identity.get_user(principal.uid) or {}
     doc = {
         "from": principal.uid,
-        "from_email": principal.email,
+        "from_email": record.get("email") or "",
+        "from_name": record.get("display_name") or record.get("email") or principal.role,
         "from_role": principal.role,
         "to": recipient,
         "product_id": about,
