@@ -262,3 +262,39 @@ def test_a_picture_that_cannot_be_shown_is_a_labelled_frame(stack: StackConfig, 
     page.wait_for_function("() => document.querySelectorAll('span.thumb.none').length === 2", timeout=TIMEOUT_MS)
     assert page.locator("img.thumb").count() == 0
     assert page.locator("span.thumb.none").first.get_attribute("aria-label") == "photo: no picture"
+
+
+PHONE = {"width": 390, "height": 844}
+PHONE_VIEWS = {
+    "manager": ("queue", "messages", "models", "activity", "catalogue"),
+    "seller": ("seller",),
+    "buyer": ("catalogue",),
+}
+
+
+def test_every_role_can_use_the_page_on_a_phone(
+    stack: StackConfig, browser: Any, tmp_path: Path, shots: list[Path]
+) -> None:
+    """At 390 px nothing runs off the side: the page is no wider than the screen, and the links
+    and "Sign out" are on it. A screenshot of each view goes to docs/screenshots/ (phone-*)."""
+    from tests.functions.test_admin import make_product
+
+    for n in range(3):
+        make_product(f"phone-{n}", "phone-seller", conf=0.4 + n / 10)
+    make_product("phone-pub", "phone-seller", status=contract.PUBLISHED, conf=0.97)
+    screen = Screens(tmp_path / "phone", shots)
+    for role, views in PHONE_VIEWS.items():
+        email = f"{role}@phone.test"
+        identity.add_user(email, role, PASSWORD, None, "phone-seller" if role == "seller" else None)
+        page = browser.new_page(viewport=PHONE)
+        _sign_in(page, stack.url("admin") + "/", email)
+        for view in views:
+            page.goto(f"{stack.url('admin')}/#/{view}")
+            page.wait_for_function("() => document.querySelector('#view').children.length > 0", timeout=TIMEOUT_MS)
+            width = page.evaluate("() => document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], f"{role} {view}: the page is {width} px wide"
+            for link in page.locator("#nav a:visible, #who button").all():
+                box = link.bounding_box()
+                assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (role, view, box)
+            screen(page, f"phone-{role}-{view}")
+        page.close()
