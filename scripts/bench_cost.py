@@ -91,18 +91,23 @@ def calls_per_upload(cfg: stack.StackConfig, photo: Path, uploads_counted: int =
 
     from tests import events  # the CloudEvents the tests send
 
+    refresh = os.environ.get("FASHIONTAG_MODEL_REFRESH_SECONDS")
     os.environ["FASHIONTAG_MODEL_REFRESH_SECONDS"] = "3600"  # a registry look per upload is not the steady state
     app = create_app("on_upload", str(ROOT / "functions/on_upload/main.py"), "cloudevent")
-    with stack.paused(cfg, topology.LOCAL_SUBSCRIPTIONS[0].name), counting(cfg.url("storage")) as calls:
-        spent: Counter[str] = Counter()
-        for n in range(uploads_counted + 1):
-            item = uploads.upload_files([photo], "bench-calls", progress=False)[0]
-            before = calls.copy()
-            event = events.storage_finalized(item.name, item.generation)
-            assert app.test_client().post("/", **events.request(event)).status_code == 200
-            if n:  # the first one warms the instance up (models, registry)
-                spent.update(calls - before)
-    del os.environ["FASHIONTAG_MODEL_REFRESH_SECONDS"]
+    spent: Counter[str] = Counter()
+    try:
+        with stack.paused(cfg, topology.LOCAL_SUBSCRIPTIONS[0].name), counting(cfg.url("storage")) as calls:
+            for n in range(uploads_counted + 1):
+                item = uploads.upload_files([photo], "bench-calls", progress=False)[0]
+                before = calls.copy()
+                event = events.storage_finalized(item.name, item.generation)
+                assert app.test_client().post("/", **events.request(event)).status_code == 200
+                if n:  # the first one warms the instance up (models, registry)
+                    spent.update(calls - before)
+    finally:
+        os.environ.pop("FASHIONTAG_MODEL_REFRESH_SECONDS")
+        if refresh is not None:
+            os.environ["FASHIONTAG_MODEL_REFRESH_SECONDS"] = refresh
     per_upload = {name: round(count / uploads_counted, 2) for name, count in sorted(spent.items())}
     totals: dict[str, float] = {}
     for name, count in per_upload.items():

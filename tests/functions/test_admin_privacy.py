@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from flask.testing import FlaskClient
+from functions_framework import create_app
 
 from fashiontag import clients, contract
-from tests.functions.test_admin import Person, add_person, make_product
-from tests.functions.test_admin_bad_input import client  # noqa: F401 (the admin app fixture)
+from fashiontag.local.stack import StackConfig
+from tests.functions.test_admin import SOURCE, Person, add_person, make_product
 
 
-def test_a_role_notification_shows_a_seller_only_their_own_read_state(client: FlaskClient) -> None:  # noqa: F811
+@pytest.fixture
+def client(stack: StackConfig) -> FlaskClient:
+    return create_app("admin", str(SOURCE), "http").test_client()
+
+
+def test_a_role_notification_shows_a_seller_only_their_own_read_state(client: FlaskClient) -> None:
     ann, bob = (
         add_person("ann@privacy.test", "seller", "seller-ann-p"),
         add_person("bob@privacy.test", "seller", "seller-bob-p"),
@@ -27,7 +34,7 @@ def test_a_role_notification_shows_a_seller_only_their_own_read_state(client: Fl
     assert bob.uid not in json.dumps(listed)
 
 
-def test_a_seller_sees_that_a_manager_reviewed_not_who(client: FlaskClient) -> None:  # noqa: F811
+def test_a_seller_sees_that_a_manager_reviewed_not_who(client: FlaskClient) -> None:
     manager: Person = add_person("mia@privacy.test", "manager")
     seller: Person = add_person("sue@privacy.test", "seller", "seller-sue-p")
     make_product("priv1", "seller-sue-p", conf=0.5)
@@ -40,7 +47,7 @@ def test_a_seller_sees_that_a_manager_reviewed_not_who(client: FlaskClient) -> N
     assert manager.email in json.dumps(client.get("/api/products/priv1", headers=manager.headers).get_json())
 
 
-def test_a_sender_is_named_as_the_users_record_says_not_as_their_token_says(client: FlaskClient) -> None:  # noqa: F811
+def test_a_sender_is_named_as_the_users_record_says_not_as_their_token_says(client: FlaskClient) -> None:
     from firebase_admin import auth
 
     from fashiontag.admin import identity

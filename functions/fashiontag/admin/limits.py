@@ -4,7 +4,8 @@ A fixed window per user and kind, counted in Firestore (``rate_limits/{kind}:{ui
 client may read or write: the rules deny every path they do not name), so that every admin
 instance sees the same count. A refusal is a 429 that says when to try again. The limits are
 far above what a person at the page does (a seller's batch is at most 50 photos) and well
-below what a script would send.
+below what a script would send. A retried request (same request id) counts again: the limits
+leave room for that.
 """
 
 from __future__ import annotations
