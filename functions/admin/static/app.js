@@ -700,7 +700,7 @@
       flash(
         failed.length
           ? `${done} of ${files.length} photos uploaded; retry the ${failed.length} that failed.`
-          : `${done} photos uploaded; they are being classified.`,
+          : `${done} of ${files.length} photos uploaded; they are being classified.`,
         failed.length ? "error" : "ok",
       );
       const live = $("[data-poll-json]");
