@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from google.cloud import firestore
 from PIL import Image
 
 from fashiontag import clients, config, contract
@@ -298,3 +299,27 @@ def test_every_role_can_use_the_page_on_a_phone(
                 assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (role, view, box)
             screen(page, f"phone-{role}-{view}")
         page.close()
+
+
+def test_a_manager_replies_to_a_message_from_the_list(stack: StackConfig, browser: Any) -> None:
+    identity.add_user("replies@browser.test", "manager", PASSWORD, None, "replies-manager")
+    identity.add_user("asks@browser.test", "seller", PASSWORD, "Asking Seller", "asks-seller")
+    clients.firestore_client().collection(contract.MESSAGES).document("m-ask").set(
+        {
+            "from": "asks-seller",
+            "from_name": "Asking Seller",
+            "from_role": "seller",
+            "to": "role:manager",
+            "product_id": "p-asked",
+            "text": "Is my dress a dress?",
+            "created_at": firestore.SERVER_TIMESTAMP,
+        }
+    )
+    page = browser.new_page()
+    _sign_in(page, stack.url("admin") + "/", "replies@browser.test")
+    page.goto(stack.url("admin") + "/#/messages")
+    page.click("tr[data-message='m-ask'] button[data-reply-to]")
+    form = page.locator("form[data-write]")
+    assert form.locator("select[name=to]").input_value() == "asks-seller"
+    assert form.locator("input[name=product_id]").input_value() == "p-asked"
+    assert page.evaluate("() => document.activeElement.name") == "text"

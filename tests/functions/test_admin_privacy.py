@@ -66,3 +66,21 @@ def test_a_sender_is_named_as_the_users_record_says_not_as_their_token_says(clie
     doc = stored.to_dict() or {}
     assert doc["from_name"] == "Sly Seller" and doc["from_email"] == "sly@privacy.test"
     assert "ceo@" not in json.dumps(doc, default=str)
+
+
+def test_mark_all_read_marks_only_what_the_caller_sees_and_only_for_them(client: FlaskClient) -> None:
+    ann = add_person("ann2@privacy.test", "seller", "seller-ann2-p")
+    bob = add_person("bob2@privacy.test", "seller", "seller-bob2-p")
+    notifications = clients.firestore_client().collection(contract.NOTIFICATIONS)
+    notifications.document("n-ann").set({"to": ann.uid, "title": "t", "body": "b", "read": False})
+    notifications.document("n-bob").set({"to": bob.uid, "title": "t", "body": "b", "read": False})
+    notifications.document("n-all").set({"to": "role:seller", "title": "t", "body": "b", "read": False})
+    page = client.get("/views/notifications", headers=ann.headers).get_data(as_text=True)
+    assert "2 unread" in page and "Mark all read" in page
+    answer = client.post("/api/notifications/read-all", json={}, headers=ann.headers)
+    assert answer.status_code == 200 and answer.get_json() == {"marked": 2}
+    mine = client.get("/api/notifications", headers=ann.headers).get_json()["notifications"]
+    assert {n["id"]: n["read"] for n in mine} == {"n-ann": True, "n-all": True}
+    theirs = client.get("/api/notifications", headers=bob.headers).get_json()["notifications"]
+    assert {n["id"]: n["read"] for n in theirs} == {"n-bob": False, "n-all": False}
+    assert "unread" not in client.get("/views/notifications", headers=ann.headers).get_data(as_text=True)

@@ -256,6 +256,7 @@
       select.addEventListener("change", () => showFamilies(select));
     }
     for (const button of $$("button[data-open]", root)) button.addEventListener("click", openReport);
+    for (const button of $$("button[data-reply-to]", root)) button.addEventListener("click", reply);
     for (const button of $$("button.report-pic", root)) {
       button.addEventListener("click", () => button.querySelector("img").classList.toggle("large"));
     }
@@ -306,6 +307,20 @@
       fieldset.hidden = !on;
       fieldset.disabled = !on;
     }
+  }
+
+  // Reply: the message form, addressed to the sender (and about the same product), ready to type.
+  function reply(event) {
+    const button = event.currentTarget;
+    const form = $("form[data-write]");
+    if (!form) return;
+    const to = form.elements.to;
+    if (![...to.options].some((o) => o.value === button.dataset.replyTo)) {
+      to.add(new Option(button.dataset.replyName, button.dataset.replyTo));
+    }
+    to.value = button.dataset.replyTo;
+    form.elements.product_id.value = button.dataset.replyProduct;
+    form.elements.text.focus();
   }
 
   // A version's report (report.json, the card) opens under its table with a title, in view.

@@ -212,6 +212,14 @@ def mark_read(principal: Principal, notification_id: str) -> None:
         ref.update({FieldPath("read_by", principal.uid).to_api_repr(): firestore.SERVER_TIMESTAMP})
 
 
+def mark_all_read(principal: Principal) -> int:
+    """Mark every notification the caller can see as read by them; returns how many changed."""
+    unread = [n for n in notifications_for(principal, limit=500) if not n["read"]]
+    for notification in unread:
+        mark_read(principal, notification["id"])
+    return len(unread)
+
+
 def recent_messages(limit: int = 100) -> list[dict[str, Any]]:
     query = _db().collection(MESSAGES).order_by("created_at", direction=firestore.Query.DESCENDING).limit(limit)
     return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream()]

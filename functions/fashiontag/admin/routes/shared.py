@@ -85,6 +85,11 @@ def notifications_json(p: Principal) -> Any:
     return {"notifications": messaging.notifications_for(p)}
 
 
+@guarded(bp, "/api/notifications/read-all", ROLES, ("POST",))
+def notifications_read_all(p: Principal) -> Any:
+    return {"marked": messaging.mark_all_read(p)}
+
+
 @guarded(bp, "/api/notifications/<notification_id>/read", ROLES, ("POST",))
 def notification_read(p: Principal, notification_id: str) -> Any:
     messaging.mark_read(p, notification_id)
