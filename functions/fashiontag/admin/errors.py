@@ -5,6 +5,7 @@ from __future__ import annotations
 
 class ApiError(Exception):
     status = 400
+    retry_after_s: int | None = None  # sent as Retry-After when set
 
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
@@ -36,3 +37,15 @@ class NotFound(ApiError):
 
 class Conflict(ApiError):
     status = 409
+
+
+class TooMany(ApiError):
+    status = 429
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Unavailable(ApiError):
+    status = 503

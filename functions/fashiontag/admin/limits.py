@@ -18,7 +18,7 @@ from typing import Any
 from google.cloud import firestore
 
 from fashiontag import clients, contract
-from fashiontag.admin.errors import ApiError
+from fashiontag.admin.errors import TooMany
 from fashiontag.admin.identity import Principal
 
 
@@ -34,14 +34,6 @@ LIMITS = {
     "notification": Limit(60, 600, "notifications"),
     "upload_session": Limit(40, 600, "batches of photos"),
 }
-
-
-class TooMany(ApiError):
-    status = 429
-
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 def spend(principal: Principal, kind: str) -> None:

@@ -17,15 +17,11 @@ import requests
 
 from fashiontag import config, contract
 from fashiontag.admin import access
-from fashiontag.admin.errors import ApiError, Invalid, NotFound
+from fashiontag.admin.errors import Invalid, NotFound, Unavailable
 from fashiontag.admin.identity import Principal
 
 # Classify loads the version on its first use in an instance: a cold one takes a few seconds.
 TIMEOUT_S = 50
-
-
-class Unavailable(ApiError):
-    status = 503
 
 
 def _headers(audience: str) -> dict[str, str]:

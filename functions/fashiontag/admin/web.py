@@ -28,7 +28,7 @@ import jinja2
 from flask.json.provider import DefaultJSONProvider
 from google.api_core import exceptions as gexc
 
-from fashiontag.admin import limits, listings, model_uploads, presenters, specs
+from fashiontag.admin import listings, model_uploads, presenters, specs
 from fashiontag.admin.errors import ApiError, NotFound
 from fashiontag.admin.routes import BLUEPRINTS
 from fashiontag.admin.transport import origin_of, origins
@@ -79,7 +79,7 @@ def create_app(test_config: dict[str, Any] | None = None, function_dir: Path | N
         if flask.request.path.startswith("/views/"):
             html = flask.render_template("error.html", error=error)
             return html, error.status, {"Content-Type": "text/html; charset=utf-8"}
-        headers = {"Retry-After": str(error.retry_after_s)} if isinstance(error, limits.TooMany) else {}
+        headers = {"Retry-After": str(error.retry_after_s)} if error.retry_after_s is not None else {}
         return flask.jsonify(error.as_dict()), error.status, headers
 
     @app.errorhandler(gexc.GoogleAPICallError)
