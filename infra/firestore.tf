@@ -43,13 +43,15 @@ resource "google_firebaserules_release" "firestore" {
 # builds, path by path, and fails until an index it needs is declared here (or one declared
 # here serves no query). Today:
 #   store.list_products, rescoring, retraining, training.data   products  status == / in
-#   admin catalogue                       products  status ==, spec.category ==, ordered by
-#                                         updated_at: the composite indexes below
+#   admin catalogue                       catalogue spec.category ==, ordered by updated_at:
+#                                         the composite index below
 #   admin review queue                    products  status in, seller_id ==, ordered by
 #                                         prediction.category.confidence (with its bounds) or
 #                                         created_at: the composite indexes below
 #   notifications.device_tokens, admin    users     role ==; device_tokens array-contains
-#   admin messages, models view           messages / retrain_runs  from_role == | order by created_at
+#   admin messages, models view           messages / retrain_runs  from_role ==, from ==, to == |
+#                                         ordered by created_at: the composite indexes below
+#   admin notifications                   notifications  to in | to ==, ordered by created_at
 #   admin review activity                 collection group history, order by at: needs the
 #                                         collection-group index of history.at (below)
 # Composite indexes, one per entry of local.firestore_composite_indexes:

@@ -100,15 +100,28 @@ locals {
       { field_path = "seller_id", order = "ASCENDING" },
       { field_path = "created_at", order = "DESCENDING" },
     ] }
-    # The buyers' catalogue: published products, newest first, optionally of one category.
-    "products-status-updated" = { collection = "products", fields = [
-      { field_path = "status", order = "ASCENDING" },
-      { field_path = "updated_at", order = "DESCENDING" },
-    ] }
-    "products-status-category-updated" = { collection = "products", fields = [
-      { field_path = "status", order = "ASCENDING" },
+    # The buyers' catalogue (the published view), newest first, of one category.
+    "catalogue-category-updated" = { collection = "catalogue", fields = [
       { field_path = "spec.category", order = "ASCENDING" },
       { field_path = "updated_at", order = "DESCENDING" },
+    ] }
+    # Notifications of one person (to their uid or their role), newest first, a page at a time.
+    "notifications-to-created" = { collection = "notifications", fields = [
+      { field_path = "to", order = "ASCENDING" },
+      { field_path = "created_at", order = "DESCENDING" },
+    ] }
+    # Messages, newest first: from one role (managers' filter), from or to one person.
+    "messages-from-role-created" = { collection = "messages", fields = [
+      { field_path = "from_role", order = "ASCENDING" },
+      { field_path = "created_at", order = "DESCENDING" },
+    ] }
+    "messages-from-created" = { collection = "messages", fields = [
+      { field_path = "from", order = "ASCENDING" },
+      { field_path = "created_at", order = "DESCENDING" },
+    ] }
+    "messages-to-created" = { collection = "messages", fields = [
+      { field_path = "to", order = "ASCENDING" },
+      { field_path = "created_at", order = "DESCENDING" },
     ] }
   }
 

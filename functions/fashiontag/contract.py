@@ -17,10 +17,14 @@ import uuid
 # --- Firestore collections -------------------------------------------------------------------
 
 PRODUCTS = "products"
+# catalogue/{product_id}: what buyers may read of a published product (fashiontag.admin.catalogue)
+CATALOGUE = "catalogue"
 HISTORY = "history"  # products/{id}/history/{n}: the edit history of a product
 MODELS = "models"
 RETRAIN_RUNS = "retrain_runs"
 NOTIFICATIONS = "notifications"
+# notifications/{id}/reads/{uid}: one person's read mark on a notification addressed to a role
+READS = "reads"
 MESSAGES = "messages"
 USERS = "users"
 # push_outbox/{notification_id}: the record of one push, written once whatever the push mode.

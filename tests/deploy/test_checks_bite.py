@@ -143,7 +143,7 @@ def test_the_review_queue_without_its_confidence_index(copy: Repo) -> None:
     start = text.index('    "products-status-confidence" = {')
     end = text.index('    "products-seller-status-confidence" = {')
     (copy.infra / "main.tf").write_text(text[:start] + text[end:])
-    assert reported(problems(copy), "listings.py:queue", "['prediction.category.confidence', 'status']")
+    assert reported(problems(copy), "listings.py:_by_confidence", "['prediction.category.confidence', 'status']")
 
 
 def test_a_collection_group_query_without_its_index(copy: Repo) -> None:

@@ -68,7 +68,7 @@ def world(stack: StackConfig) -> dict[str, Any]:
         bucket = clients.storage_client().bucket(config.upload_bucket())
         bucket.blob(f"derived/{pid}/thumbnail.jpg").upload_from_string(b"\xff\xd8\xff", content_type="image/jpeg")
     db.collection("notifications").document("sec-n1").set(
-        {"to": "sec-seller", "title": "t", "body": "b", "read": False}
+        {"to": "sec-seller", "title": "t", "body": "b", "read": False, "created_at": firestore.SERVER_TIMESTAMP}
     )
     return {"people": people, "norole": sign_in("n@sec.test", PASSWORD)}
 

@@ -188,7 +188,7 @@ def test_seller_manager_buyer_review_loop(stack: StackConfig, browser: Any, tmp_
     assert doc["status"] == contract.PUBLISHED
     # Only the fit changed: the other attributes (predicted, when a model predicts them) stay.
     assert doc["spec"]["attributes"] == {**predicted, "fit": new_fit} and doc["spec"]["source"] == "manager"
-    assert doc["review"]["by"] == "browser-manager"
+    assert doc["review"]["action"] == "publish"
     assert [(e["action"], e["by"]) for e in _history(trousers_id)] == [
         ("edit", "browser-manager"),
         ("verify", "browser-manager"),

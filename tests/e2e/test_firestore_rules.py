@@ -77,13 +77,17 @@ class Client:
         return requests.delete(f"{self.base}/{path}", headers=self.headers, timeout=10).status_code
 
     def query(self, collection: str, where: tuple[str, str] | None = None) -> int:
-        structured: dict[str, Any] = {"from": [{"collectionId": collection}]}
+        parent, _, name = collection.rpartition("/")  # a subcollection: "notifications/n1/reads"
+        structured: dict[str, Any] = {"from": [{"collectionId": name}]}
         if where:
             structured["where"] = {
                 "fieldFilter": {"field": {"fieldPath": where[0]}, "op": "EQUAL", "value": _value(where[1])}
             }
         response = requests.post(
-            f"{self.base}:runQuery", json={"structuredQuery": structured}, headers=self.headers, timeout=10
+            f"{self.base}{'/' + parent if parent else ''}:runQuery",
+            json={"structuredQuery": structured},
+            headers=self.headers,
+            timeout=10,
         )
         return response.status_code
 
@@ -113,10 +117,19 @@ def seeded(stack) -> None:
     products.document("bob-review").set({"seller_id": "bob", "status": contract.NEEDS_REVIEW})
     products.document("alice-review").collection("history").document("1").set({"by": "mia"})
     notifications = db.collection("notifications")
-    for nid, to in (("n-alice", "alice"), ("n-bob", "bob"), ("n-managers", MANAGERS), ("n-mia", "mia")):
+    db.collection(contract.CATALOGUE).document("alice-published").set({"spec": {"category": "coat"}})
+    sellers = f"{contract.ROLE_PREFIX}{contract.SELLER}"
+    for nid, to in (
+        ("n-alice", "alice"),
+        ("n-bob", "bob"),
+        ("n-managers", MANAGERS),
+        ("n-mia", "mia"),
+        ("n-sellers", sellers),
+    ):
         notifications.document(nid).set(
             {"to": to, "kind": "product.classified", "title": "t", "body": "b", "product_id": "p", "read": False}
         )
+    notifications.document("n-sellers").collection(contract.READS).document("bob").set({"at": dt.datetime.now(dt.UTC)})
     db.collection("messages").document("m1").set(
         {"from": "alice", "from_role": "seller", "to": MANAGERS, "product_id": "alice-review", "text": "hi"}
     )
@@ -193,12 +206,31 @@ def test_seller_reads_no_models_other_users_or_pushes(alice: Client, bob: Client
 # --- buyers ------------------------------------------------------------------------------------
 
 
-def test_buyer_reads_published_products_only(bea: Client) -> None:
-    assert bea.get("products/alice-published") == ALLOWED
+def test_buyer_reads_the_published_view_never_a_product(bea: Client) -> None:
+    # A product document names the seller (uid, upload path) and more: buyers read catalogue/.
+    assert bea.get("products/alice-published") == DENIED
     assert bea.get("products/alice-review") == DENIED
-    assert bea.query("products", ("status", contract.PUBLISHED)) == ALLOWED
-    assert bea.query("products") == DENIED
+    assert bea.query("products", ("status", contract.PUBLISHED)) == DENIED
+    assert bea.get("catalogue/alice-published") == ALLOWED
+    assert bea.query("catalogue") == ALLOWED
+    assert bea.update("catalogue/alice-published", spec="x") == DENIED
+    assert bea.create("catalogue", "forged", spec="x") == DENIED
     assert bea.update("products/alice-published", status=contract.VERIFIED) == DENIED
+
+
+def test_sellers_read_no_catalogue_entry_and_no_one_elses_read_marks(alice: Client, bob: Client) -> None:
+    assert alice.get("catalogue/alice-published") == DENIED
+    assert alice.get("notifications/n-sellers") == ALLOWED  # addressed to every seller
+    # Who else read it is not hers to know: bob's mark is his alone.
+    assert alice.get("notifications/n-sellers/reads/bob") == DENIED
+    assert alice.query("notifications/n-sellers/reads") == DENIED
+    assert bob.get("notifications/n-sellers/reads/bob") == ALLOWED
+    now = dt.datetime.now(dt.UTC)
+    assert alice.create("notifications/n-sellers/reads", "alice", at=now) == ALLOWED
+    assert alice.create("notifications/n-sellers/reads", "carol", at=now) == DENIED
+    assert alice.create("notifications/n-bob/reads", "alice", at=now) == DENIED  # not hers
+    assert alice.create("notifications/n-managers/reads", "alice", at=now) == DENIED
+    assert alice.update("notifications/n-sellers", read=True) == DENIED  # the shared flag
 
 
 # --- managers ----------------------------------------------------------------------------------
@@ -216,6 +248,7 @@ def test_manager_reads_everything_managers_need(mia: Client) -> None:
         "models/category",
         "models/category/versions/v1",
         "users/alice",
+        "catalogue/alice-published",
     ):
         assert mia.get(path) == ALLOWED, path
     assert mia.query("products") == ALLOWED
@@ -252,22 +285,30 @@ def test_nobody_else_marks_it_read_and_nobody_rewrites_it(alice: Client, bob: Cl
 
 def test_a_manager_marks_a_managers_notification_read_for_herself_only(mia: Client, stack) -> None:
     now = dt.datetime.now(dt.UTC)
-    # The shared flag would mark it read for every manager: refused; her own entry is allowed.
+    # The shared flag would mark it read for every manager: refused; her own mark is allowed.
     assert mia.update("notifications/n-managers", read=True) == DENIED
-    assert mia.update("notifications/n-managers", read_by={"mia": now}) == ALLOWED
+    assert mia.create("notifications/n-managers/reads", "mia", at=now) == ALLOWED
+    assert mia.create("notifications/n-managers/reads", "max", at=now) == DENIED
+    assert mia.create("notifications/n-managers/reads", "mia2", at="yes") == DENIED
     assert mia.update("notifications/n-managers", title="x") == DENIED
     max_ = Client(stack, "max", "manager")
-    assert max_.update("notifications/n-managers", read_by={"max": now}) == DENIED  # would erase mia's entry
-    assert max_.update("notifications/n-managers", read_by={"mia": now, "max": now}) == ALLOWED
-    assert max_.update("notifications/n-managers", read_by={"mia": now, "max": now, "zoe": now}) == DENIED
-    assert max_.update("notifications/n-managers", read_by={"mia": "yes", "max": now}) == DENIED
+    assert max_.get("notifications/n-managers/reads/mia") == DENIED
+    assert max_.delete("notifications/n-managers/reads/mia") == DENIED
+    assert max_.create("notifications/n-managers/reads", "max", at=now, extra="x") == DENIED
+    assert max_.create("notifications/n-managers/reads", "max", at=now) == ALLOWED
 
 
 # --- nobody signed in --------------------------------------------------------------------------
 
 
 def test_unauthenticated_reads_and_writes_nothing(nobody: Client, stack) -> None:
-    for path in ("products/alice-published", "notifications/n-managers", "messages/m1", "models/category"):
+    for path in (
+        "products/alice-published",
+        "catalogue/alice-published",
+        "notifications/n-managers",
+        "messages/m1",
+        "models/category",
+    ):
         assert nobody.get(path) == DENIED, path
     assert nobody.update("notifications/n-alice", read=True) == DENIED
     no_role = Client(stack, "eve", None)

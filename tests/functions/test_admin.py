@@ -22,7 +22,7 @@ from functions_framework import create_app
 from google.cloud import firestore
 
 from fashiontag import clients, config, contract
-from fashiontag.admin import identity
+from fashiontag.admin import catalogue, identity
 from fashiontag.contract import MANAGERS
 from fashiontag.local.stack import StackConfig
 from tests import corpus
@@ -113,6 +113,8 @@ def make_product(
         "updated_at": firestore.SERVER_TIMESTAMP,
     }
     clients.firestore_client().collection(contract.PRODUCTS).document(product_id).set(doc)
+    if status == contract.PUBLISHED:  # as the review that publishes it writes the buyers' view
+        catalogue.ref(product_id).set(catalogue.entry(doc))
     return doc
 
 
@@ -190,7 +192,8 @@ def test_edit_verify_publish_write_history_in_the_transaction_and_publish_events
         "source": "manager",
     }
     assert doc["status"] == contract.NEEDS_REVIEW and doc["history_count"] == 1
-    assert doc["review"]["by"] == manager.uid
+    # Who reviewed it is in the history (managers only), not on the product its seller reads.
+    assert doc["review"]["action"] == "edit" and "by" not in doc["review"]
 
     # Without colours an edit leaves them as they are.
     kept = client.post(
@@ -452,7 +455,14 @@ def test_each_manager_reads_a_managers_notification_for_themself(
     second = add_person("deb@shop.test", "manager")
     notifications = clients.firestore_client().collection("notifications")
     notifications.document("n-team").set(
-        {"to": MANAGERS, "kind": "product.needs_review", "title": "Review", "body": "b", "read": False}
+        {
+            "to": MANAGERS,
+            "kind": "product.needs_review",
+            "title": "Review",
+            "body": "b",
+            "read": False,
+            "created_at": firestore.SERVER_TIMESTAMP,
+        }
     )
 
     def read_flags(person: Person) -> list[bool]:
@@ -464,8 +474,9 @@ def test_each_manager_reads_a_managers_notification_for_themself(
     assert client.post("/api/notifications/n-team/read", json={}, headers=second.headers).status_code == 200
     assert read_flags(second) == [True]
     assert read_flags(people["manager"]) == [False]  # still unread for the other manager
-    stored = notifications.document("n-team").get().to_dict() or {}
-    assert stored["read"] is False and set(stored["read_by"]) == {second.uid}
+    stored = notifications.document("n-team")
+    assert (stored.get().to_dict() or {})["read"] is False
+    assert [mark.id for mark in stored.collection(contract.READS).stream()] == [second.uid]
 
 
 def test_managers_notify_and_recipients_read_and_mark_their_notifications(
@@ -591,14 +602,22 @@ def test_buyers_browse_published_products_by_category_attribute_and_colour(
 # --- models, activity ------------------------------------------------------------------------
 
 
-def test_the_catalogue_shows_the_newest_published_products_however_many_there_are(
-    client: FlaskClient, people: dict[str, Person], monkeypatch: pytest.MonkeyPatch
+def test_the_catalogue_shows_the_newest_published_products_a_page_at_a_time(
+    client: FlaskClient, people: dict[str, Person]
 ) -> None:
-    for n in range(4):  # published one after another: c3 is the newest
+    for n in range(5):  # published one after another: c4 is the newest
         make_product(f"c{n}", "seller-ann", status=contract.PUBLISHED, conf=0.99)
-    monkeypatch.setattr("fashiontag.admin.listings.SCAN_LIMIT", 2)
-    listed = client.get("/api/catalogue", headers=people["buyer"].headers).get_json()["products"]
-    assert [p["id"] for p in listed] == ["c3", "c2"]
+    buyer = people["buyer"].headers
+    seen, after = [], ""
+    while True:
+        body = client.get(f"/api/catalogue?limit=2&after={after}", headers=buyer).get_json()
+        seen.append([p["id"] for p in body["products"]])
+        if not body["next"]:
+            break
+        after = body["next"]
+    assert seen == [["c4", "c3"], ["c2", "c1"], ["c0"]]
+    html = client.get("/views/catalogue?limit=2", headers=buyer).get_data(as_text=True)
+    assert "data-next-page" in html
 
 
 def test_models_view_shows_an_empty_state_and_the_retrain_button_publishes_a_request(
@@ -630,8 +649,11 @@ def test_activity_lists_recent_changes_and_messages(client: FlaskClient, people:
     client.post("/api/products/act/verify", json={}, headers=headers)
     client.post("/api/messages", json={"text": "thanks"}, headers=people["seller"].headers)
     body = client.get("/api/activity", headers=headers).get_json()
-    assert [(h["product_id"], h["action"]) for h in body["history"]] == [("act", "verify")]
-    assert [m["text"] for m in body["messages"]] == ["thanks"]
+    assert [(e["kind"], e.get("action") or e.get("text")) for e in body["entries"]] == [
+        ("message", "thanks"),
+        ("history", "verify"),
+    ]
+    assert body["entries"][1]["product_id"] == "act" and body["next"] is None
     html = client.get("/views/activity", headers=headers).get_data(as_text=True)
     assert "verify" in html and "thanks" in html
 

@@ -8,6 +8,7 @@ import json
 import pytest
 from flask.testing import FlaskClient
 from functions_framework import create_app
+from google.cloud import firestore
 
 from fashiontag import clients, contract
 from fashiontag.local.stack import StackConfig
@@ -25,13 +26,26 @@ def test_a_role_notification_shows_a_seller_only_their_own_read_state(client: Fl
         add_person("bob@privacy.test", "seller", "seller-bob-p"),
     )
     clients.firestore_client().collection(contract.NOTIFICATIONS).document("n-sellers").set(
-        {"to": "role:seller", "kind": "manager.notice", "title": "Hello sellers", "body": "b", "read": False}
+        {
+            "to": "role:seller",
+            "kind": "manager.notice",
+            "title": "Hello sellers",
+            "body": "b",
+            "read": False,
+            "created_at": firestore.SERVER_TIMESTAMP,
+        }
     )
     assert client.post("/api/notifications/n-sellers/read", json={}, headers=bob.headers).status_code == 200
     listed = client.get("/api/notifications", headers=ann.headers).get_json()["notifications"]
     (mine,) = [n for n in listed if n["id"] == "n-sellers"]
     assert mine["read"] is False and "read_by" not in mine
     assert bob.uid not in json.dumps(listed)
+    # Bob's mark is his own document, which the rules let no one else read.
+    reads = (
+        clients.firestore_client().collection(contract.NOTIFICATIONS).document("n-sellers").collection(contract.READS)
+    )
+    assert [snap.id for snap in reads.stream()] == [bob.uid]
+    assert bob.uid not in json.dumps(reads.parent.get().to_dict(), default=str)
 
 
 def test_a_seller_sees_that_a_manager_reviewed_not_who(client: FlaskClient) -> None:
@@ -72,9 +86,15 @@ def test_mark_all_read_marks_only_what_the_caller_sees_and_only_for_them(client:
     ann = add_person("ann2@privacy.test", "seller", "seller-ann2-p")
     bob = add_person("bob2@privacy.test", "seller", "seller-bob2-p")
     notifications = clients.firestore_client().collection(contract.NOTIFICATIONS)
-    notifications.document("n-ann").set({"to": ann.uid, "title": "t", "body": "b", "read": False})
-    notifications.document("n-bob").set({"to": bob.uid, "title": "t", "body": "b", "read": False})
-    notifications.document("n-all").set({"to": "role:seller", "title": "t", "body": "b", "read": False})
+    notifications.document("n-ann").set(
+        {"to": ann.uid, "title": "t", "body": "b", "read": False, "created_at": firestore.SERVER_TIMESTAMP}
+    )
+    notifications.document("n-bob").set(
+        {"to": bob.uid, "title": "t", "body": "b", "read": False, "created_at": firestore.SERVER_TIMESTAMP}
+    )
+    notifications.document("n-all").set(
+        {"to": "role:seller", "title": "t", "body": "b", "read": False, "created_at": firestore.SERVER_TIMESTAMP}
+    )
     page = client.get("/views/notifications", headers=ann.headers).get_data(as_text=True)
     assert "2 unread" in page and "Mark all read" in page
     answer = client.post("/api/notifications/read-all", json={}, headers=ann.headers)

@@ -19,15 +19,17 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
-from google.cloud.firestore_v1.field_path import FieldPath
 
 from fashiontag import clients, contract, events
-from fashiontag.admin import identity, limits, listings
+from fashiontag.admin import identity, limits, listings, pages
 from fashiontag.admin.errors import Forbidden, Invalid, NotFound
 from fashiontag.admin.identity import Principal
-from fashiontag.contract import BUYER, MANAGER, MANAGERS, MESSAGES, NOTIFICATIONS, ROLE_PREFIX, SELLER
+from fashiontag.contract import BUYER, MANAGER, MANAGERS, MESSAGES, NOTIFICATIONS, READS, ROLE_PREFIX, SELLER
 
 MAX_TEXT = 2000
+PAGE_SIZE = 30
+# Unread notifications are counted (and marked read all at once) among this many of each kind.
+UNREAD_SCAN = 500
 MAX_TITLE = 120
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
@@ -158,42 +160,98 @@ def _by_time(rows: list[dict[str, Any]], field: str = "created_at") -> list[dict
     return sorted(rows, key=lambda r: str(r.get(field, "")), reverse=True)
 
 
-def _where(collection: str, field: str, value: str, limit: int) -> list[dict[str, Any]]:
-    query = _db().collection(collection).where(filter=firestore.FieldFilter(field, "==", value)).limit(limit)
-    return [{"id": snap.id, **(snap.to_dict() or {})} for snap in query.stream()]
+def _messages_of_role(from_role: str) -> Any:
+    query: Any = _db().collection(MESSAGES)
+    if from_role:
+        query = query.where(filter=firestore.FieldFilter("from_role", "==", from_role))
+    return query.order_by("created_at", direction=firestore.Query.DESCENDING)
 
 
-def messages_for(principal: Principal, from_role: str = "", limit: int = 200) -> list[dict[str, Any]]:
-    """Managers read every message (optionally only those from one role); others their own."""
+def _messages_from(uid: str) -> Any:
+    query = _db().collection(MESSAGES).where(filter=firestore.FieldFilter("from", "==", uid))
+    return query.order_by("created_at", direction=firestore.Query.DESCENDING)
+
+
+def _messages_to(uid: str) -> Any:
+    query = _db().collection(MESSAGES).where(filter=firestore.FieldFilter("to", "==", uid))
+    return query.order_by("created_at", direction=firestore.Query.DESCENDING)
+
+
+def _created(row: dict[str, Any]) -> Any:
+    return row.get("created_at")
+
+
+def messages_for(principal: Principal, from_role: str = "", limit: int = PAGE_SIZE, after: str = "") -> pages.Page:
+    """A page of messages, newest first: managers read every one (or those from one role),
+    others those they sent or received."""
+    if from_role and from_role not in contract.ROLES:
+        raise Invalid(f"'{from_role}' is not a role")
+    in_messages = pages.in_collection(MESSAGES)
     if principal.role == MANAGER:
-        query: Any = _db().collection(MESSAGES)
-        if from_role:
-            if from_role not in contract.ROLES:
-                raise Invalid(f"'{from_role}' is not a role")
-            query = query.where(filter=firestore.FieldFilter("from_role", "==", from_role))
-        else:
-            query = query.order_by("created_at", direction=firestore.Query.DESCENDING)
-        return _by_time([{"id": s.id, **(s.to_dict() or {})} for s in query.limit(limit).stream()])
-    rows = {m["id"]: m for m in _where(MESSAGES, "from", principal.uid, limit)}
-    rows.update({m["id"]: m for m in _where(MESSAGES, "to", principal.uid, limit)})
-    return _by_time(list(rows.values()))[:limit]
+        query = _messages_of_role(from_role)
+        start = pages.after(after, in_messages)
+        if start is not None:
+            query = query.start_after(start)
+        return pages.collect(query.limit(limit + 1).stream(), limit)
+    sources = [
+        pages.Source("sent", lambda: _messages_from(principal.uid), in_messages, _created),
+        pages.Source("received", lambda: _messages_to(principal.uid), in_messages, _created),
+    ]
+    return pages.merge(sources, limit, after)
 
 
-def notifications_for(principal: Principal, limit: int = 100) -> list[dict[str, Any]]:
-    """The caller's notifications: addressed to them, or to their role; ``read`` as they see it."""
-    rows = _where(NOTIFICATIONS, "to", principal.uid, limit)
-    rows += _where(NOTIFICATIONS, "to", f"{ROLE_PREFIX}{principal.role}", limit)
-    # read_by names everyone of the role who read it: each member sees only their own state.
-    shown = ({k: v for k, v in row.items() if k != "read_by"} | {"read": is_read(row, principal.uid)} for row in rows)
-    return _by_time(list(shown))[:limit]
+def _addressed_to(principal: Principal) -> Any:
+    to = [principal.uid, f"{ROLE_PREFIX}{principal.role}"]
+    query = _db().collection(NOTIFICATIONS).where(filter=firestore.FieldFilter("to", "in", to))
+    return query.order_by("created_at", direction=firestore.Query.DESCENDING)
 
 
-def is_read(notification: dict[str, Any], uid: str) -> bool:
-    """A personal notification has one ``read`` flag; one addressed to a role is read by each
-    member for themself (``read_by.{uid}``), so one manager opening it hides it from no other."""
-    if str(notification.get("to", "")).startswith(ROLE_PREFIX):
-        return uid in (notification.get("read_by") or {})
-    return bool(notification.get("read"))
+def _read_marks(principal: Principal, rows: list[dict[str, Any]]) -> set[str]:
+    """The ids among ``rows`` addressed to a role that this person has read (one batched get)."""
+    shared = [r["id"] for r in rows if str(r.get("to", "")).startswith(ROLE_PREFIX)]
+    refs = [_db().collection(NOTIFICATIONS).document(n).collection(READS).document(principal.uid) for n in shared]
+    return {snap.reference.parent.parent.id for snap in _db().get_all(refs) if snap.exists} if refs else set()
+
+
+def notifications_for(principal: Principal, limit: int = PAGE_SIZE, after: str = "") -> pages.Page:
+    """A page of the caller's notifications (addressed to them or to their role), newest first,
+    each with ``read`` as this person sees it."""
+    query = _addressed_to(principal)
+    start = pages.after(after, pages.in_collection(NOTIFICATIONS))
+    if start is not None:
+        query = query.start_after(start)
+    page = pages.collect(query.limit(limit + 1).stream(), limit)
+    marks = _read_marks(principal, page.rows)
+    for row in page.rows:
+        shared = str(row.get("to", "")).startswith(ROLE_PREFIX)
+        row["read"] = row["id"] in marks if shared else bool(row.get("read"))
+    return page
+
+
+def _unread(principal: Principal, scan: int) -> list[dict[str, Any]]:
+    """The caller's unread notifications among the newest ``scan`` of each kind."""
+    personal = (
+        _db()
+        .collection(NOTIFICATIONS)
+        .where(filter=firestore.FieldFilter("to", "==", principal.uid))
+        .where(filter=firestore.FieldFilter("read", "==", False))
+        .limit(scan)
+    )
+    rows = [{"id": s.id, **(s.to_dict() or {})} for s in personal.stream()]
+    shared = (
+        _db()
+        .collection(NOTIFICATIONS)
+        .where(filter=firestore.FieldFilter("to", "==", f"{ROLE_PREFIX}{principal.role}"))
+    )
+    shared = shared.order_by("created_at", direction=firestore.Query.DESCENDING).limit(scan)
+    role_rows = [{"id": s.id, **(s.to_dict() or {})} for s in shared.stream()]
+    marks = _read_marks(principal, role_rows)
+    return rows + [r for r in role_rows if r["id"] not in marks]
+
+
+def unread_count(principal: Principal) -> int:
+    """How many notifications the caller has not read (counted among the newest ``UNREAD_SCAN``)."""
+    return len(_unread(principal, UNREAD_SCAN))
 
 
 def mark_read(principal: Principal, notification_id: str) -> None:
@@ -204,22 +262,28 @@ def mark_read(principal: Principal, notification_id: str) -> None:
     doc = snap.to_dict() or {}
     if not snap.exists or doc.get("to") not in (principal.uid, f"{ROLE_PREFIX}{principal.role}"):
         raise NotFound("No such notification.")
-    if is_read(doc, principal.uid):
-        return
+    _mark(ref, doc, principal).commit()
+
+
+def _mark(ref: Any, doc: dict[str, Any], principal: Principal, batch: Any = None) -> Any:
+    """Adds marking one notification read to ``batch``: a personal one's ``read`` flag; for one
+    addressed to a role, this person's own mark ``reads/{uid}``, so one manager opening it hides
+    it from no other and no member learns who else read it."""
+    batch = _db().batch() if batch is None else batch
     if doc.get("to") == principal.uid:
-        ref.update({"read": True, "read_at": firestore.SERVER_TIMESTAMP})
+        batch.update(ref, {"read": True, "read_at": firestore.SERVER_TIMESTAMP})
     else:
-        ref.update({FieldPath("read_by", principal.uid).to_api_repr(): firestore.SERVER_TIMESTAMP})
+        batch.set(ref.collection(READS).document(principal.uid), {"at": firestore.SERVER_TIMESTAMP})
+    return batch
 
 
 def mark_all_read(principal: Principal) -> int:
-    """Mark every notification the caller can see as read by them; returns how many changed."""
-    unread = [n for n in notifications_for(principal, limit=500) if not n["read"]]
-    for notification in unread:
-        mark_read(principal, notification["id"])
+    """Mark the caller's unread notifications read (the newest ``UNREAD_SCAN`` of each kind)."""
+    unread = _unread(principal, UNREAD_SCAN)
+    notifications = _db().collection(NOTIFICATIONS)
+    for chunk in range(0, len(unread), 250):  # a batch holds up to 500 writes
+        batch = _db().batch()
+        for row in unread[chunk : chunk + 250]:
+            _mark(notifications.document(row["id"]), row, principal, batch)
+        batch.commit()
     return len(unread)
-
-
-def recent_messages(limit: int = 100) -> list[dict[str, Any]]:
-    query = _db().collection(MESSAGES).order_by("created_at", direction=firestore.Query.DESCENDING).limit(limit)
-    return [{"id": s.id, **(s.to_dict() or {})} for s in query.stream()]

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
+
+import flask
 
 from fashiontag import taxonomy
 from fashiontag.admin import listings, specs
@@ -22,6 +25,16 @@ def when(value: Any) -> str:
 
 def percent(value: Any) -> str:
     return f"{float(value) * 100:.0f}%" if isinstance(value, int | float) else "-"
+
+
+def page_href(param: str, token: str | None, base: str | None = None) -> str:
+    """The hash route of this view (or of ``base``) with one page token changed (None: back to
+    the first page), the other parameters kept."""
+    args = [(k, v) for k, v in flask.request.args.items(multi=True) if k != param]
+    if token:
+        args.append((param, token))
+    path = base or flask.request.path.removeprefix("/views")
+    return f"#{path}" + (f"?{urlencode(args)}" if args else "")
 
 
 def public_product(product: dict[str, Any]) -> dict[str, Any]:
@@ -58,9 +71,13 @@ def seller_row(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def seller_products(principal: Principal) -> list[dict[str, Any]]:
-    rows = listings.queue(listings.QueueFilter(status="all", seller=principal.uid, sort="newest", limit=500))
-    return [seller_row(doc) for doc in rows]
+def seller_products(
+    principal: Principal, after: str = "", limit: int = listings.PAGE_SIZE
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the seller's own products, newest first, and the token of the next page."""
+    flt = listings.QueueFilter(status="all", seller=principal.uid, sort="newest", limit=limit, after=after)
+    page = listings.queue(flt)
+    return [seller_row(doc) for doc in page.rows], page.next
 
 
 def seller_product(product: dict[str, Any], history: list[dict[str, Any]], seller: str) -> dict[str, Any]:

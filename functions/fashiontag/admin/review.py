@@ -6,7 +6,8 @@ product's ``history_count`` after the change, so entries are numbered without ga
 transaction the change is announced on ``product-events`` (``product.reviewed`` for edits and
 verification, ``product.published``) with the event id ``{type}:{product}:{n}``. A retried
 request finds the change already made: it writes nothing and announces entry ``n`` again
-under the same event id, which consumers drop as a duplicate. What the page reads is in
+under the same event id, which consumers drop as a duplicate. A change that leaves the product
+published also writes its buyers' view ``catalogue/{id}`` in the same transaction. What the page reads is in
 ``listings``; what a specification may hold, in ``specs``.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 from google.cloud import firestore
 
 from fashiontag import clients, contract, events, products
+from fashiontag.admin import catalogue
 from fashiontag.admin.errors import Conflict, Invalid, NotFound
 from fashiontag.admin.identity import Principal
 from fashiontag.admin.listings import EDITABLE, OPEN, check_id, confidence
@@ -72,9 +74,13 @@ def _apply(product_id: str, by: Principal, action: str, change: Change) -> Outco
         if fields is None:
             return Outcome(product_id, False, n, doc)
         n += 1
-        review = {"by": by.uid, "at": firestore.SERVER_TIMESTAMP}
+        # Who reviewed it is in the history, which only managers read; the seller reads this
+        # document, so it says when and what, not who.
+        review = {"action": action, "at": firestore.SERVER_TIMESTAMP}
         after = {**doc, **fields}
         txn.update(ref, {**fields, "review": review, "history_count": n, "updated_at": firestore.SERVER_TIMESTAMP})
+        if after.get("status") == contract.PUBLISHED:
+            txn.set(catalogue.ref(product_id), catalogue.entry(after))
         txn.create(
             ref.collection(HISTORY).document(str(n)),
             {

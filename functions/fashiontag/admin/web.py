@@ -73,6 +73,7 @@ def create_app(test_config: dict[str, Any] | None = None, function_dir: Path | N
     app.jinja_env.filters["percent"] = presenters.percent
     app.jinja_env.globals["colour_names"] = specs.colour_names
     app.jinja_env.globals["confidence"] = listings.confidence
+    app.jinja_env.globals["page_href"] = presenters.page_href
 
     @app.errorhandler(ApiError)
     def refused(error: ApiError) -> Any:

@@ -129,6 +129,13 @@ class _QueryWalker:
     def step(self, s: ast.stmt, env: dict[str, Query]) -> list[dict[str, Query]]:
         if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             return [env]  # walked on their own
+        if isinstance(s, ast.Return) and s.value is not None:
+            # A function that builds a query and returns it: its caller runs it as built.
+            self.record(s.value, env)
+            query = self.chain(s.value, env)
+            if query is not None and query.clauses:
+                self.found[query] = None
+            return [env]
         if isinstance(s, ast.If):
             self.record(s.test, env)
             return self.run(s.body, dict(env)) + self.run(s.orelse, dict(env))
@@ -180,7 +187,7 @@ def _module_queries(source: str, shared_constants: tuple[tuple[str, str], ...], 
     module = parse_source(source)
     queries: list[Query] = []
     for func in (n for n in ast.walk(module) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)):
-        if not any(getattr(c, "attr", "") in _TERMINAL for c in ast.walk(func)):
+        if not any(getattr(c, "attr", "") in _TERMINAL or isinstance(c, ast.Return) for c in ast.walk(func)):
             continue
         walker = _QueryWalker(module, dict(shared_constants), f"{name}:{func.name}")
         walker.run(func.body, {})

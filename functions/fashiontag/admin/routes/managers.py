@@ -7,7 +7,7 @@ from typing import Any
 import flask
 
 from fashiontag import config, dead_letters, taxonomy
-from fashiontag.admin import identity, listings, messaging, presenters, review
+from fashiontag.admin import identity, listings, messaging, pages, presenters, review
 from fashiontag.admin.access import guarded
 from fashiontag.admin.errors import Invalid
 from fashiontag.admin.identity import Principal
@@ -19,19 +19,24 @@ bp = flask.Blueprint("managers", __name__)
 
 @guarded(bp, "/api/products", (MANAGER,))
 def queue_json(p: Principal) -> Any:
-    flt = listings.QueueFilter.from_args(flask.request.args)
-    return {"products": [presenters.seller_row(d) | {"seller_id": d.get("seller_id")} for d in listings.queue(flt)]}
+    page = listings.queue(listings.QueueFilter.from_args(flask.request.args))
+    return {
+        "products": [presenters.seller_row(d) | {"seller_id": d.get("seller_id")} for d in page.rows],
+        "next": page.next,
+    }
 
 
 @guarded(bp, "/views/queue", (MANAGER,))
 def queue_view(p: Principal) -> Any:
     flt = listings.QueueFilter.from_args(flask.request.args)
+    page = listings.queue(flt)
     tax = taxonomy.load()
     return flask.render_template(
         "queue.html",
         me=p,
         flt=flt,
-        products=listings.queue(flt),
+        products=page.rows,
+        next_page=page.next,
         taxonomy=tax,
         category_names={c.id: c.name for c in tax.categories},
         statuses=listings.STATUS_CHOICES,
@@ -88,25 +93,32 @@ def users_json(p: Principal) -> Any:
 
 @guarded(bp, "/views/messages", (MANAGER,))
 def messages_view(p: Principal) -> Any:
-    from_role = flask.request.args.get("from_role", "")
+    args = flask.request.args
+    from_role = args.get("from_role", "")
+    messages = messaging.messages_for(p, from_role, after=args.get("after", ""))
+    notifications = messaging.notifications_for(p, after=args.get("notifications_after", ""))
     return flask.render_template(
         "messages.html",
         me=p,
         from_role=from_role,
-        messages=messaging.messages_for(p, from_role),
-        notifications=messaging.notifications_for(p),
+        messages=messages.rows,
+        messages_next=messages.next,
+        notifications=notifications.rows,
+        notifications_next=notifications.next,
+        unread=messaging.unread_count(p),
         users=identity.list_users(),
     )
 
 
 @guarded(bp, "/api/activity", (MANAGER,))
 def activity_json(p: Principal) -> Any:
-    return {"history": listings.activity(), "messages": messaging.recent_messages()}
+    """Reviews and messages, newest first, a page at a time (``after``: the previous ``next``)."""
+    args = flask.request.args
+    page = listings.activity(pages.size(args.get("limit"), listings.PAGE_SIZE), args.get("after", ""))
+    return {"entries": page.rows, "next": page.next}
 
 
 @guarded(bp, "/views/activity", (MANAGER,))
 def activity_view(p: Principal) -> Any:
-    entries = [{"kind": "history", **e} for e in listings.activity()]
-    entries += [{"kind": "message", "at": m.get("created_at"), **m} for m in messaging.recent_messages()]
-    entries.sort(key=lambda e: str(e.get("at") or ""), reverse=True)
-    return flask.render_template("activity.html", me=p, entries=entries[:150])
+    page = listings.activity(after=flask.request.args.get("after", ""))
+    return flask.render_template("activity.html", me=p, entries=page.rows, next_page=page.next)

@@ -7,7 +7,7 @@ from typing import Any
 import flask
 
 from fashiontag import config
-from fashiontag.admin import messaging, presenters, upload_sessions
+from fashiontag.admin import listings, messaging, pages, presenters, upload_sessions
 from fashiontag.admin.access import guarded
 from fashiontag.admin.identity import Principal
 from fashiontag.admin.transport import json_body
@@ -27,17 +27,29 @@ def uploads(p: Principal) -> Any:
 
 @guarded(bp, "/api/seller/products", (SELLER,))
 def seller_products_json(p: Principal) -> Any:
-    return {"products": presenters.seller_products(p)}
+    args = flask.request.args
+    rows, following = presenters.seller_products(
+        p, args.get("after", ""), pages.size(args.get("limit"), listings.PAGE_SIZE)
+    )
+    return {"products": rows, "next": following}
 
 
 @guarded(bp, "/views/seller", (SELLER,))
 def seller_view(p: Principal) -> Any:
+    args = flask.request.args
+    products, following = presenters.seller_products(p, args.get("after", ""))
+    notifications = messaging.notifications_for(p, after=args.get("notifications_after", ""))
+    messages = messaging.messages_for(p, after=args.get("messages_after", ""))
     return flask.render_template(
         "seller.html",
         me=p,
-        products=presenters.seller_products(p),
-        notifications=messaging.notifications_for(p),
-        messages=messaging.messages_for(p),
+        products=products,
+        next_page=following,
+        notifications=notifications.rows,
+        notifications_next=notifications.next,
+        messages=messages.rows,
+        messages_next=messages.next,
+        unread=messaging.unread_count(p),
         max_mb=config.limits().max_bytes / 1e6,
         max_files=upload_sessions.MAX_FILES,
         content_types=", ".join(upload_sessions.CONTENT_TYPES),
@@ -46,4 +58,5 @@ def seller_view(p: Principal) -> Any:
 
 @guarded(bp, "/views/seller/products", (SELLER,))
 def seller_products_view(p: Principal) -> Any:
-    return flask.render_template("seller_products.html", me=p, products=presenters.seller_products(p))
+    products, following = presenters.seller_products(p, flask.request.args.get("after", ""))
+    return flask.render_template("seller_products.html", me=p, products=products, next_page=following)

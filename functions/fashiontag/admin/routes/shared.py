@@ -7,7 +7,7 @@ from typing import Any
 import flask
 
 from fashiontag import config, taxonomy
-from fashiontag.admin import identity, listings, messaging, presenters, specs, upload_sessions
+from fashiontag.admin import identity, listings, messaging, pages, presenters, specs, upload_sessions
 from fashiontag.admin.access import guarded, visible_product
 from fashiontag.admin.errors import NotFound
 from fashiontag.admin.identity import Principal
@@ -82,7 +82,9 @@ def product_image(p: Principal, product_id: str) -> Any:
 
 @guarded(bp, "/api/notifications", ROLES)
 def notifications_json(p: Principal) -> Any:
-    return {"notifications": messaging.notifications_for(p)}
+    args = flask.request.args
+    page = messaging.notifications_for(p, pages.size(args.get("limit"), messaging.PAGE_SIZE), args.get("after", ""))
+    return {"notifications": page.rows, "next": page.next, "unread": messaging.unread_count(p)}
 
 
 @guarded(bp, "/api/notifications/read-all", ROLES, ("POST",))
@@ -98,7 +100,10 @@ def notification_read(p: Principal, notification_id: str) -> Any:
 
 @guarded(bp, "/api/messages", ROLES)
 def messages_json(p: Principal) -> Any:
-    return {"messages": messaging.messages_for(p, flask.request.args.get("from_role", ""))}
+    args = flask.request.args
+    limit = pages.size(args.get("limit"), messaging.PAGE_SIZE)
+    page = messaging.messages_for(p, args.get("from_role", ""), limit, args.get("after", ""))
+    return {"messages": page.rows, "next": page.next}
 
 
 @guarded(bp, "/api/messages", ROLES, ("POST",))
@@ -110,7 +115,14 @@ def message_send(p: Principal) -> Any:
 
 @guarded(bp, "/views/notifications", ROLES)
 def notifications_view(p: Principal) -> Any:
-    return flask.render_template("notifications.html", me=p, notifications=messaging.notifications_for(p))
+    page = messaging.notifications_for(p, after=flask.request.args.get("notifications_after", ""))
+    return flask.render_template(
+        "notifications.html",
+        me=p,
+        notifications=page.rows,
+        notifications_next=page.next,
+        unread=messaging.unread_count(p),
+    )
 
 
 @guarded(bp, "/views/products/<product_id>", ROLES)

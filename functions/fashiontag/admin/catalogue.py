@@ -1,0 +1,81 @@
+"""The buyers' view of published products: ``catalogue/{product_id}``.
+
+A product document holds what buyers must not see (the seller's uid, the upload path that
+carries it, the prediction, the lease). Firestore rules grant or refuse whole documents, so
+buyers read this separate view, which holds only the specification as published: written in
+the same transaction as the review change that publishes a product or corrects a published
+one (``review``), never by clients. The buyers' catalogue and their direct reads both use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from google.cloud import firestore
+
+from fashiontag import clients, contract, taxonomy
+from fashiontag.admin import pages
+from fashiontag.admin.errors import Invalid
+from fashiontag.admin.specs import colour_names
+
+PAGE_SIZE = 48
+# Documents read at most for one page when an attribute or colour filter applies while reading.
+SCAN_LIMIT = 2000
+
+
+def ref(product_id: str) -> firestore.DocumentReference:
+    return clients.firestore_client().collection(contract.CATALOGUE).document(product_id)
+
+
+def entry(product: dict[str, Any]) -> dict[str, Any]:
+    """The catalogue document of a published product (``published_at`` as stored or a sentinel)."""
+    spec = product.get("spec") or {}
+    return {
+        "spec": {
+            "category": spec.get("category"),
+            "attributes": dict(spec.get("attributes") or {}),
+            "colours": colour_names(spec),
+        },
+        "published_at": product.get("published_at"),
+        "updated_at": firestore.SERVER_TIMESTAMP,
+    }
+
+
+def _query(category: str) -> Any:
+    query: Any = clients.firestore_client().collection(contract.CATALOGUE)
+    if category:
+        query = query.where(filter=firestore.FieldFilter("spec.category", "==", category))
+    return query.order_by("updated_at", direction=firestore.Query.DESCENDING)
+
+
+def page(
+    category: str = "", attribute: str = "", colour: str = "", limit: int = PAGE_SIZE, after: str = ""
+) -> pages.Page:
+    """Published products, newest first, of a category, with one ``family=value``, of a colour."""
+    if category and category not in taxonomy.load().labels:
+        raise Invalid(f"'{category}' is not a category")
+    family, _, value = attribute.partition("=")
+
+    def keep(doc: dict[str, Any]) -> bool:
+        spec = doc.get("spec") or {}
+        if attribute and (spec.get("attributes") or {}).get(family) != value:
+            return False
+        return not colour or colour in (spec.get("colours") or [])
+
+    query = _query(category)
+    start = pages.after(after, pages.in_collection(contract.CATALOGUE))
+    if start is not None:
+        query = query.start_after(start)
+    cap = SCAN_LIMIT if attribute or colour else limit + 1
+
+    def snapshots() -> Iterator[firestore.DocumentSnapshot]:
+        yield from query.limit(cap).stream()
+
+    return pages.collect(snapshots(), limit, keep=keep, budget=SCAN_LIMIT)
+
+
+def colours() -> list[str]:
+    """Every colour named in the catalogue, for the filter (read from at most ``SCAN_LIMIT``)."""
+    query = _query("").limit(SCAN_LIMIT)
+    return sorted({c for snap in query.stream() for c in ((snap.to_dict() or {}).get("spec") or {}).get("colours", [])})
