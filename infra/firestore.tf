@@ -52,6 +52,8 @@ resource "google_firebaserules_release" "firestore" {
 #   admin messages, models view           messages / retrain_runs  from_role ==, from ==, to == |
 #                                         ordered by created_at: the composite indexes below
 #   admin notifications                   notifications  to in | to ==, ordered by created_at
+#   admin live updates (listeners)        products  status in | seller_id ==, ordered by updated_at |
+#                                         created_at; notifications, catalogue as above
 #   admin review activity                 collection group history, order by at: needs the
 #                                         collection-group index of history.at (below)
 # Composite indexes, one per entry of local.firestore_composite_indexes:

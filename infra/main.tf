@@ -100,6 +100,11 @@ locals {
       { field_path = "seller_id", order = "ASCENDING" },
       { field_path = "created_at", order = "DESCENDING" },
     ] }
+    # The managers' live updates (admin.live): the open products changed most recently.
+    "products-status-updated" = { collection = "products", fields = [
+      { field_path = "status", order = "ASCENDING" },
+      { field_path = "updated_at", order = "DESCENDING" },
+    ] }
     # The buyers' catalogue (the published view), newest first, of one category.
     "catalogue-category-updated" = { collection = "catalogue", fields = [
       { field_path = "spec.category", order = "ASCENDING" },

@@ -27,9 +27,14 @@ def request(event: CloudEvent) -> dict[str, Any]:
 
 
 def storage_finalized(
-    name: str, generation: str, event_type: str = OBJECT_FINALIZED, bucket: str | None = None
+    name: str,
+    generation: str,
+    event_type: str = OBJECT_FINALIZED,
+    bucket: str | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> CloudEvent:
-    """Eventarc's ``object.v1.finalized`` for one generation of an object in the upload bucket."""
+    """Eventarc's ``object.v1.finalized`` for one generation of an object in the upload bucket
+    (with the object's custom ``metadata``, when it has some)."""
     bucket = bucket or config.upload_bucket()
     attributes = {
         "id": f"{name}#{generation}",
@@ -39,7 +44,15 @@ def storage_finalized(
         "time": TIME,
         "datacontenttype": "application/json",
     }
-    data = {"bucket": bucket, "name": name, "generation": generation, "contentType": "image/jpeg", "size": "1000"}
+    data: dict[str, Any] = {
+        "bucket": bucket,
+        "name": name,
+        "generation": generation,
+        "contentType": "image/jpeg",
+        "size": "1000",
+    }
+    if metadata:
+        data["metadata"] = metadata
     return CloudEvent(attributes, data)
 
 

@@ -15,9 +15,13 @@ import requests
 from fashiontag import clients, config, contract, polling, products
 
 
-def upload(name: str, data: bytes, content_type: str = "image/jpeg") -> tuple[str, str]:
-    """Write an object into the upload bucket; returns (generation, product id)."""
+def upload(
+    name: str, data: bytes, content_type: str = "image/jpeg", metadata: dict[str, str] | None = None
+) -> tuple[str, str]:
+    """Write an object (with custom ``metadata``, if any) into the upload bucket; returns
+    (generation, product id)."""
     blob = clients.storage_client().bucket(config.upload_bucket()).blob(name)
+    blob.metadata = metadata
     blob.upload_from_string(data, content_type=content_type)
     generation = str(blob.generation)
     return generation, contract.product_id(config.upload_bucket(), name, generation)

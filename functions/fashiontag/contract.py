@@ -10,6 +10,7 @@ fashiontag and nothing outside the standard library, so every function bundle ma
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import uuid
@@ -17,6 +18,8 @@ import uuid
 # --- Firestore collections -------------------------------------------------------------------
 
 PRODUCTS = "products"
+# The field the review queue orders by: how sure the model was of the category.
+CONFIDENCE_FIELD = "prediction.category.confidence"
 # catalogue/{product_id}: what buyers may read of a published product (fashiontag.admin.catalogue)
 CATALOGUE = "catalogue"
 HISTORY = "history"  # products/{id}/history/{n}: the edit history of a product
@@ -184,3 +187,58 @@ def seller_of(name: str) -> str | None:
 def derived_folder(product_id: str) -> str:
     """``derived/{product_id}/``: the model input and thumbnail of one product."""
     return f"{DERIVED_PREFIX}{product_id}/"
+
+
+# --- upload batches --------------------------------------------------------------------------
+
+# The photos a seller sends in one upload request (admin.upload_sessions) share a batch: each
+# object carries the custom metadata ``batch`` (the id) and ``batch_size`` (how many files the
+# request had); the product records ``batch {id, size}`` and its product event carries it, and
+# the seller hears of a batch of more than one photo in one notification (PRODUCT_BATCH).
+BATCH_METADATA_ID = "batch"
+BATCH_METADATA_SIZE = "batch_size"
+MAX_BATCH_SIZE = 50
+# The kind of that notification, ``notifications/{batch_notification_id}``.
+PRODUCT_BATCH = "product.batch"
+# What each photo of a batch came to, by the product's terminal status.
+BATCH_ACCEPTED, BATCH_TO_REVIEW, BATCH_REJECTED = "accepted", "to review", "rejected"
+BATCH_OUTCOMES = {AUTO_ACCEPTED: BATCH_ACCEPTED, NEEDS_REVIEW: BATCH_TO_REVIEW, REJECTED: BATCH_REJECTED}
+_BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+@dataclasses.dataclass(frozen=True)
+class UploadBatch:
+    """One upload request's batch: ``{"id", "size"}`` on a product and in its event."""
+
+    id: str
+    size: int
+
+    def as_dict(self) -> dict[str, str | int]:
+        return {"id": self.id, "size": self.size}
+
+
+def upload_batch(value: object) -> UploadBatch | None:
+    """The batch ``{"id", "size"}`` describes, or None: an id of 1 to 64 letters, digits, '_' or
+    '-' and a size from 1 to MAX_BATCH_SIZE. Anything else (absent, forged, malformed) is none."""
+    if not isinstance(value, dict):
+        return None
+    batch_id, size = value.get("id"), value.get("size")
+    if isinstance(size, str) and size.isascii() and size.isdigit() and len(size) <= 3:
+        size = int(size)  # object metadata holds strings
+    if not isinstance(batch_id, str) or _BATCH_ID.fullmatch(batch_id) is None:
+        return None
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_BATCH_SIZE:
+        return None
+    return UploadBatch(batch_id, size)
+
+
+def batch_from_metadata(metadata: object) -> UploadBatch | None:
+    """The batch an uploaded object's custom metadata names, or None (see ``upload_batch``)."""
+    if not isinstance(metadata, dict):
+        return None
+    return upload_batch({"id": metadata.get(BATCH_METADATA_ID), "size": metadata.get(BATCH_METADATA_SIZE)})
+
+
+def batch_notification_id(batch_id: str, recipient: str) -> str:
+    """``notifications/{id}`` of the one notification ``recipient`` gets for a batch of uploads."""
+    return derived_id(PRODUCT_BATCH, batch_id, recipient)

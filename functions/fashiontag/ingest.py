@@ -42,6 +42,9 @@ class StorageObject:
     generation: str
     content_type: str
     size: int
+    # The upload batch its custom metadata names (admin.upload_sessions); None for uploads by
+    # other tools, and for anything malformed.
+    batch: contract.UploadBatch | None = None
 
     @classmethod
     def from_event_data(cls, data: dict[str, Any]) -> StorageObject:
@@ -51,6 +54,7 @@ class StorageObject:
             generation=str(data.get("generation", "")),
             content_type=str(data.get("contentType", "")),
             size=int(data.get("size") or 0),
+            batch=contract.batch_from_metadata(data.get("metadata")),
         )
 
 
@@ -72,6 +76,8 @@ def handle_finalized(obj: StorageObject) -> str:
             "bytes": obj.size,
         },
     }
+    if obj.batch is not None:
+        initial["batch"] = obj.batch.as_dict()  # from the event: no call of its own
     deadline = time.monotonic() + _WAIT_FOR_OWNER_S
     while True:
         claim = products.claim(product_id, initial, owner)
@@ -227,6 +233,9 @@ def _publish(seller_id: str, product_id: str, obj: StorageObject, doc: dict[str,
         "status": status,
         "image": {"bucket": obj.bucket, "name": obj.name},
     }
+    # The product's own record: a delivery that takes over from another may lack the metadata.
+    if batch := contract.upload_batch(doc.get("batch")):
+        payload["batch"] = batch.as_dict()
     if status == contract.REJECTED:
         payload["rejection"] = doc.get("rejection")
     else:

@@ -5,6 +5,8 @@ calls. Pure: nothing here reads or writes Firestore (the product a wording needs
 
     product.classified   the seller; the managers too when the product needs review
     product.rejected     the seller and the managers
+                         (a photo from a batch of several, admin.upload_sessions: the seller's
+                         notice is folded into the batch's one notification, see ``fold``)
     product.reviewed     the seller
     product.published    the seller
     model.trained        the managers
@@ -15,8 +17,10 @@ calls. Pure: nothing here reads or writes Firestore (the product a wording needs
 
 from __future__ import annotations
 
+import collections
 import functools
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +35,17 @@ _MAX_BODY_CHARS = 300
 
 
 @dataclass(frozen=True)
+class BatchEntry:
+    """What one photo adds to the notification of its batch."""
+
+    batch: contract.UploadBatch
+    product_id: str
+    outcome: str  # contract.BATCH_ACCEPTED | BATCH_TO_REVIEW | BATCH_REJECTED
+    file: str
+    reason: str | None = None  # why it was rejected
+
+
+@dataclass(frozen=True)
 class Notice:
     """One notification, before it is written."""
 
@@ -39,6 +54,10 @@ class Notice:
     title: str
     body: str
     product_id: str | None = None
+    # On the seller's notice of a photo from a batch of more than one: notify folds this entry
+    # into the batch's notification instead of writing the notice (the notice says what the
+    # photo alone would have said).
+    batch: BatchEntry | None = None
 
 
 def _file_name(event: Event, product: dict[str, Any] | None) -> str | None:
@@ -83,6 +102,25 @@ def _truncate(text: str, limit: int = _MAX_BODY_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+# A product id becomes a key of the batch's maps: nothing Firestore could read as a path.
+_MAP_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def _batch_entry(event: Event, photo: str, reason: str | None = None) -> BatchEntry | None:
+    """The entry of a photo from a batch of more than one; None for a single upload (no batch,
+    a batch of one, anything malformed), which keeps its own notice."""
+    batch = contract.upload_batch(event.payload.get("batch"))
+    status = contract.REJECTED if event.type == contract.PRODUCT_REJECTED else event.payload.get("status")
+    outcome = contract.BATCH_OUTCOMES.get(str(status))
+    product_id = event.payload.get("product_id")
+    if batch is None or batch.size < 2 or outcome is None:
+        return None
+    if not isinstance(product_id, str) or _MAP_KEY.fullmatch(product_id) is None:
+        return None
+    kept = _truncate(reason) if reason and outcome == contract.BATCH_REJECTED else None
+    return BatchEntry(batch, product_id, outcome, photo, kept)
+
+
 def _product_classified(event: Event, product: dict[str, Any] | None) -> list[Notice]:
     product_id, seller = event.field("product_id"), event.recipient("seller_id")
     photo = _file_name(event, product) or "photo"
@@ -97,6 +135,7 @@ def _product_classified(event: Event, product: dict[str, Any] | None) -> list[No
             "Photo classified",
             f"Your photo {photo} was classified as {described}. {next_step}",
             product_id,
+            _batch_entry(event, photo),
         )
     ]
     if needs_review:
@@ -120,7 +159,14 @@ def _product_rejected(event: Event, product: dict[str, Any] | None) -> list[Noti
     reason = reason or "it could not be processed."
     code = rejection.get("code") if isinstance(rejection, dict) else None
     return [
-        Notice(seller, event.type, "Photo rejected", f"Your photo {photo} was rejected: {reason}", product_id),
+        Notice(
+            seller,
+            event.type,
+            "Photo rejected",
+            f"Your photo {photo} was rejected: {reason}",
+            product_id,
+            _batch_entry(event, photo, reason),
+        ),
         Notice(
             MANAGERS,
             event.type,
@@ -129,6 +175,109 @@ def _product_rejected(event: Event, product: dict[str, Any] | None) -> list[Noti
             product_id,
         ),
     ]
+
+
+# --- the batch notification ------------------------------------------------------------------
+#
+# ``notifications/{contract.batch_notification_id(batch id, seller)}`` holds, besides the fields
+# of every notification, ``batch {id, size, outcomes {product_id: outcome}, rejected
+# {product_id: reason}, files {product_id: file name}}``; its title and body are worded from
+# that map alone, so whichever delivery changes it last words it right.
+
+_BATCH_ORDER = (contract.BATCH_ACCEPTED, contract.BATCH_TO_REVIEW, contract.BATCH_REJECTED)
+_REASON_CHARS = 64
+_FILE_CHARS = 40
+
+
+def fold(state: dict[str, Any] | None, entry: BatchEntry) -> dict[str, Any] | None:
+    """The batch map with ``entry`` in it; None when it is there already (a redelivery, or
+    another event about the same product), so nothing is written and nothing counted twice."""
+    state = state if isinstance(state, dict) else {}
+    size = state.get("size")
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= contract.MAX_BATCH_SIZE:
+        size = entry.batch.size  # the first photo's word stands: later events cannot resize it
+    maps: dict[str, dict[str, Any]] = {key: dict(state.get(key) or {}) for key in ("outcomes", "rejected", "files")}
+    before = {"id": entry.batch.id, "size": size, **maps}
+    outcomes = {**maps["outcomes"], entry.product_id: entry.outcome}
+    files = {**maps["files"], entry.product_id: entry.file}
+    rejected = {k: v for k, v in maps["rejected"].items() if k != entry.product_id}
+    if entry.outcome == contract.BATCH_REJECTED:
+        rejected[entry.product_id] = entry.reason or "it could not be processed."
+    after = {"id": entry.batch.id, "size": size, "outcomes": outcomes, "rejected": rejected, "files": files}
+    return None if after == before else after
+
+
+def _counts(state: dict[str, Any]) -> tuple[int, int, collections.Counter[str]]:
+    """(photos done, photos in the batch, done by outcome)."""
+    outcomes = state.get("outcomes") or {}
+    done = collections.Counter(str(o) for o in outcomes.values())
+    size = state.get("size")
+    size = size if isinstance(size, int) and not isinstance(size, bool) else 0
+    return len(outcomes), max(size, len(outcomes)), done
+
+
+def batch_complete(state: dict[str, Any]) -> bool:
+    """Whether every photo of the batch has its outcome."""
+    done, total, _ = _counts(state)
+    return 0 < total <= done
+
+
+def batch_title(state: dict[str, Any]) -> str:
+    """The title: "Your 14 photos: 12 accepted, 1 to review, 1 rejected"; while photos are still being
+    processed "Your 14 photos: 9 of 14 done so far: 8 accepted, 1 rejected"."""
+    done, total, counts = _counts(state)
+    so_far = f"{done} of {total} done so far: " if done < total else ""
+    tally = ", ".join(f"{counts[o]} {o}" for o in _BATCH_ORDER if counts[o])
+    return f"Your {total} photos: {so_far}{tally}"
+
+
+def _short_reason(reason: str) -> str:
+    """The first sentence of a rejection's message, without its advice: "This file is a PDF
+    document, not a photo"."""
+    first = re.split(r"(?<=[.!?])\s+", " ".join(str(reason).split()), maxsplit=1)[0].rstrip(".")
+    return _truncate(first, _REASON_CHARS)
+
+
+def _rejected_sentence(rejected: list[tuple[str, str]], room: int) -> str:
+    """The sentence "Rejected: a.pdf – reason; b.jpg – reason; and 2 more." in at most ``room``
+    characters: as many files as fit (the first always), the others counted."""
+    named: list[str] = []
+    for n, (name, reason) in enumerate(rejected):
+        more = len(rejected) - n - 1
+        tail = f"; and {more} more." if more else "."
+        candidate = "Rejected: " + "; ".join([*named, f"{name} – {reason}"])
+        if named and len(candidate) + len(tail) > room:
+            break
+        named.append(f"{name} – {reason}")
+    more = len(rejected) - len(named)
+    return "Rejected: " + "; ".join(named) + (f"; and {more} more." if more else ".")
+
+
+def batch_body(state: dict[str, Any]) -> str:
+    """What needs the seller's attention: the rejected files with their reasons, shortened,
+    then how many wait for a manager; or that nothing does."""
+    done, total, counts = _counts(state)
+    outcomes, files = state.get("outcomes") or {}, state.get("files") or {}
+    rejected = sorted(
+        (_truncate(str(files.get(pid) or "a photo"), _FILE_CHARS), _short_reason(str(reason)))
+        for pid, reason in (state.get("rejected") or {}).items()
+        if outcomes.get(pid) == contract.BATCH_REJECTED
+    )
+    waiting = counts[contract.BATCH_TO_REVIEW]
+    review = f"{waiting} photos wait for a manager's check." if waiting else ""
+    if waiting == 1:
+        review = "1 photo waits for a manager's check."
+    if rejected:
+        room = _MAX_BODY_CHARS - (len(review) + 1 if review else 0)
+        return _truncate(" ".join(s for s in (_rejected_sentence(rejected, room), review) if s))
+    if review:
+        return review
+    return "All accepted: nothing needs your attention." if done >= total else "Nothing needs your attention so far."
+
+
+def batch_notice(to: str, state: dict[str, Any]) -> Notice:
+    """The batch's notification as it reads with ``state``."""
+    return Notice(to, contract.PRODUCT_BATCH, batch_title(state), batch_body(state))
 
 
 def _spec_category(doc: dict[str, Any] | None) -> Any:

@@ -7,6 +7,13 @@ creates it, every other one finds it there (AlreadyExists) and counts that as do
 that can never be handled (not JSON, no type, missing fields) is logged and acknowledged;
 Firestore errors propagate, so Pub/Sub delivers the message again.
 
+A seller's notice of a photo from a batch of several (``Notice.batch``) is folded instead into
+the batch's one notification, ``notifications/{contract.batch_notification_id(batch, seller)}``,
+in a transaction: the outcome is keyed by product, so a redelivery (or another event about the
+same product) counts nothing twice, and concurrent deliveries for photos of the same batch
+lose nothing. Each change rewords it and sets it unread again. Its push goes out once, when
+the batch is complete (the push record's id is the notification's, created once), not per photo.
+
 Who hears of what, and what they read, is ``notices`` (its ``ROUTES`` is the table).
 Pushes to the recipients' devices are ``pushes``. This module never imports TensorFlow or LiteRT.
 """
@@ -27,6 +34,10 @@ from fashiontag.pubsub import Event, Malformed
 
 log = logging.getLogger(__name__)
 
+# Concurrent deliveries for the photos of one batch contend for its notification; the emulator
+# locks pessimistically, so a contended transaction needs more attempts than the default five.
+_TXN_ATTEMPTS = 30
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -36,6 +47,7 @@ class Outcome:
     created: tuple[str, ...] = ()
     existing: tuple[str, ...] = ()
     pushes: int = 0
+    updated: tuple[str, ...] = ()  # batch notifications this delivery changed (not created)
 
 
 def handle_message(data: Any) -> Outcome:
@@ -52,21 +64,30 @@ def handle_message(data: Any) -> Outcome:
         return Outcome("malformed")
     created: list[str] = []
     existing: list[str] = []
+    updated: list[str] = []
     pushed = 0
     for notice in wanted:
+        if notice.batch is not None:
+            nid, change, state = _fold_into_batch(notice.to, notice.batch)
+            {"created": created, "updated": updated, "unchanged": existing}[change].append(nid)
+            if notices.batch_complete(state):
+                # Also when unchanged: the delivery that completed it may have died before pushing.
+                pushed += pushes.push(nid, notices.batch_notice(notice.to, state))
+            continue
         nid = contract.notification_id(event.event_id, notice.to)
         (created if _create_notification(nid, event, notice) else existing).append(nid)
         # Also after AlreadyExists: the delivery that created it may have died before pushing.
         pushed += pushes.push(nid, notice)
     log.info(
-        "notify: %s %s -> %d new, %d already there, %d pushes",
+        "notify: %s %s -> %d new, %d updated, %d already there, %d pushes",
         event.type,
         event.event_id,
         len(created),
+        len(updated),
         len(existing),
         pushed,
     )
-    return Outcome("notified", tuple(created), tuple(existing), pushed)
+    return Outcome("notified", tuple(created), tuple(existing), pushed, tuple(updated))
 
 
 def _product(event: Event) -> dict[str, Any] | None:
@@ -94,3 +115,46 @@ def _create_notification(nid: str, event: Event, notice: Notice) -> bool:
     except gexc.AlreadyExists:
         return False
     return True
+
+
+def _fold_into_batch(to: str, entry: notices.BatchEntry) -> tuple[str, str, dict[str, Any]]:
+    """Fold one photo into its batch's notification for ``to``, in a transaction.
+
+    Returns (notification id, "created" | "updated" | "unchanged", the batch map as it is now).
+    """
+    nid = contract.batch_notification_id(entry.batch.id, to)
+    ref = clients.firestore_client().collection(NOTIFICATIONS).document(nid)
+
+    @firestore.transactional
+    def run(txn: firestore.Transaction) -> tuple[str, dict[str, Any]]:
+        snap = ref.get(transaction=txn)
+        doc = (snap.to_dict() or {}) if snap.exists else None
+        stored = (doc or {}).get("batch")
+        state = notices.fold(stored, entry)
+        if state is None:
+            return "unchanged", dict(stored or {})
+        notice = notices.batch_notice(to, state)
+        fields = {
+            "title": notice.title,
+            "body": notice.body,
+            "batch": state,
+            "read": False,
+            "updated_at": firestore.SERVER_TIMESTAMP,
+        }
+        if doc is None:
+            txn.create(
+                ref,
+                {
+                    "to": to,
+                    "kind": notice.kind,
+                    "product_id": None,
+                    "created_at": firestore.SERVER_TIMESTAMP,
+                    **fields,
+                },
+            )
+            return "created", state
+        txn.update(ref, {**fields, "read_at": firestore.DELETE_FIELD})  # unread again: news came
+        return "updated", state
+
+    change, state = run(clients.firestore_client().transaction(max_attempts=_TXN_ATTEMPTS))
+    return nid, change, state

@@ -160,7 +160,14 @@ def _listed_uploads(report: Report, max_objects: int) -> Iterator[_Listed]:
         if contract.seller_of(blob.name) is None or blob.time_created is None:
             continue
         yield _Listed(
-            StorageObject(bucket, blob.name, str(blob.generation), blob.content_type or "", int(blob.size or 0)),
+            StorageObject(
+                bucket,
+                blob.name,
+                str(blob.generation),
+                blob.content_type or "",
+                int(blob.size or 0),
+                contract.batch_from_metadata(blob.metadata),  # listed with the object: no call of its own
+            ),
             blob.time_created,
         )
     report.wrapped = report.listed < max_objects

@@ -304,3 +304,140 @@ def test_other_cloud_event_types_are_ignored(app) -> None:
     event["type"] = OBJECT_FINALIZED
     assert app.test_client().post("/", **events.request(event)).status_code == 200
     assert _notifications() == []
+
+
+# --- one notification per upload batch -------------------------------------------------------
+
+
+def _batched(seller: str, batch_id: str, status: str, name: str, size: int = 3) -> dict[str, Any]:
+    """A product event of one photo from an upload batch, as on_upload publishes it."""
+    product_id = uuid.uuid4().hex
+    kind = contract.PRODUCT_REJECTED if status == contract.REJECTED else contract.PRODUCT_CLASSIFIED
+    event: dict[str, Any] = {
+        "type": kind,
+        "event_id": f"{kind}:{product_id}",
+        "product_id": product_id,
+        "seller_id": seller,
+        "status": status,
+        "image": {"bucket": config.upload_bucket(), "name": f"uploads/{seller}/{name}"},
+        "batch": {"id": batch_id, "size": size},
+    }
+    if status == contract.REJECTED:
+        event["rejection"] = {
+            "code": "unsupported_format",
+            "message": "This file is a PDF document, not a photo. Please upload a photo as JPEG, PNG or WebP.",
+        }
+    else:
+        event["category"] = {"label": "shirt", "confidence": 0.91}
+    return event
+
+
+def _outbox(notification_id: str) -> dict[str, Any] | None:
+    return clients.firestore_client().collection(PUSH_OUTBOX).document(notification_id).get().to_dict()
+
+
+def test_a_batch_gives_its_seller_one_notification_updated_as_its_photos_finish(app, seller) -> None:
+    factories.user(seller, "seller", ["seller-phone"])
+    batch_id = uuid.uuid4().hex
+    accepted = _batched(seller, batch_id, contract.AUTO_ACCEPTED, "IMG_1-aa.jpg")
+    to_review = _batched(seller, batch_id, contract.NEEDS_REVIEW, "IMG_2-bb.jpg")
+    rejected = _batched(seller, batch_id, contract.REJECTED, "scan-cc.pdf")
+    nid = contract.batch_notification_id(batch_id, seller)
+    ref = clients.firestore_client().collection(NOTIFICATIONS).document(nid)
+
+    assert _deliver(app, accepted) == 200
+    (mine,) = _notifications(to=seller)
+    assert mine["id"] == nid and mine["kind"] == contract.PRODUCT_BATCH and mine["product_id"] is None
+    assert mine["title"] == "Your 3 photos: 1 of 3 done so far: 1 accepted"
+    assert mine["body"] == "Nothing needs your attention so far." and mine["read"] is False
+    created_at = mine["created_at"]
+    assert isinstance(created_at, dt.datetime) and isinstance(mine["updated_at"], dt.datetime)
+    assert _outbox(nid) is None  # no push before the batch is complete
+
+    ref.update({"read": True})  # the seller reads it
+    assert _deliver(app, accepted) == 200  # a redelivery changes nothing: it stays read
+    assert (ref.get().to_dict() or {})["read"] is True
+
+    assert _deliver(app, to_review) == 200
+    mine = ref.get().to_dict() or {}
+    assert mine["title"] == "Your 3 photos: 2 of 3 done so far: 1 accepted, 1 to review"
+    assert mine["body"] == "1 photo waits for a manager's check."
+    assert mine["read"] is False and mine["updated_at"] > created_at  # news: unread again
+
+    assert _deliver(app, rejected) == 200
+    for redelivered in (rejected, to_review, accepted):
+        assert _deliver(app, redelivered) == 200
+
+    (mine,) = _notifications(to=seller)
+    assert mine["title"] == "Your 3 photos: 1 accepted, 1 to review, 1 rejected"
+    assert mine["body"] == (
+        "Rejected: scan-cc.pdf – This file is a PDF document, not a photo. 1 photo waits for a manager's check."
+    )
+    assert mine["created_at"] == created_at and mine["read"] is False
+    assert mine["batch"] == {
+        "id": batch_id,
+        "size": 3,
+        "outcomes": {
+            accepted["product_id"]: "accepted",
+            to_review["product_id"]: "to review",
+            rejected["product_id"]: "rejected",
+        },
+        "rejected": {rejected["product_id"]: rejected["rejection"]["message"]},
+        "files": {
+            accepted["product_id"]: "IMG_1-aa.jpg",
+            to_review["product_id"]: "IMG_2-bb.jpg",
+            rejected["product_id"]: "scan-cc.pdf",
+        },
+    }
+    # One push, once the batch was complete, saying what the notification says.
+    pushed = [snap.to_dict() or {} for snap in clients.firestore_client().collection(PUSH_OUTBOX).stream()]
+    to_seller = [p for p in pushed if p.get("to") == seller]
+    assert len(to_seller) == 1 and to_seller[0]["title"] == mine["title"] and to_seller[0]["body"] == mine["body"]
+    assert to_seller[0]["data"] == {"notification_id": nid, "kind": contract.PRODUCT_BATCH}
+    # The managers' notices stay per photo: they link to the product to review.
+    managers = _notifications(to=MANAGERS)
+    assert sorted(n["product_id"] for n in managers) == sorted([to_review["product_id"], rejected["product_id"]])
+
+
+def test_concurrent_deliveries_for_the_photos_of_one_batch_lose_nothing_and_count_nothing_twice(app, seller) -> None:
+    factories.user(seller, "seller", ["seller-phone"])
+    batch_id = uuid.uuid4().hex
+    photos = [
+        _batched(seller, batch_id, contract.AUTO_ACCEPTED, "a.jpg"),
+        _batched(seller, batch_id, contract.AUTO_ACCEPTED, "b.jpg"),
+        _batched(seller, batch_id, contract.REJECTED, "c.pdf"),
+    ]
+    deliveries = photos * 2  # each photo's event twice, all at once
+    barrier = threading.Barrier(len(deliveries))
+    statuses: list[int] = []
+
+    def deliver(event: dict[str, Any]) -> None:
+        client = app.test_client()
+        request = events.request(_cloud_event(event))
+        barrier.wait()
+        statuses.append(client.post("/", **request).status_code)
+
+    threads = [threading.Thread(target=deliver, args=(event,)) for event in deliveries]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+
+    assert statuses == [200] * len(deliveries)
+    (mine,) = _notifications(to=seller)
+    assert mine["title"] == "Your 3 photos: 2 accepted, 1 rejected"
+    assert mine["batch"]["outcomes"] == {
+        photos[0]["product_id"]: "accepted",
+        photos[1]["product_id"]: "accepted",
+        photos[2]["product_id"]: "rejected",
+    }
+    outbox = [snap.id for snap in clients.firestore_client().collection(PUSH_OUTBOX).stream()]
+    assert outbox.count(mine["id"]) == 1
+
+
+def test_a_batch_of_one_keeps_the_per_photo_notification(app, seller) -> None:
+    event = _batched(seller, uuid.uuid4().hex, contract.AUTO_ACCEPTED, "solo.jpg", size=1)
+    assert _deliver(app, event) == 200
+    (mine,) = _notifications(to=seller)
+    assert mine["id"] == notification_id(event["event_id"], seller)
+    assert mine["title"] == "Photo classified" and mine["product_id"] == event["product_id"]

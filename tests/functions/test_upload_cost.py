@@ -9,6 +9,7 @@ registry (for the category and its attribute model), which an instance does once
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -39,6 +40,34 @@ CHAIN = {
     "retrain": {},
 }
 REJECTED = {"firestore.Commit": 2, "pubsub.Publish": 1, "storage.GET": 1, "storage.PATCH": 1}
+# A photo of an upload batch (admin.upload_sessions; here a batch of 2, both for review).
+# on_upload costs exactly what it does for any upload: the batch comes in the event's object
+# metadata and goes into the product's first write. notify changes: the seller's per-photo
+# notification (1 create, then 1 read of the seller's devices to push it) becomes one fold into
+# the batch's notification, a transaction (BeginTransaction, the notification read in it,
+# the commit), and the seller's devices are read only by the photo that completes the batch,
+# which pushes once for the whole batch instead of once per photo. The managers' notification
+# stays per photo (1 create, the query of their devices).
+BATCHED_FIRST = {
+    "on_upload": CLASSIFIED,
+    "notify": {
+        "firestore.BeginTransaction": 1,
+        "firestore.BatchGetDocuments": 1,
+        "firestore.Commit": 2,
+        "firestore.RunQuery": 1,
+    },
+    "retrain": {},
+}
+BATCHED_LAST = {
+    "on_upload": CLASSIFIED,
+    "notify": {
+        "firestore.BeginTransaction": 1,
+        "firestore.BatchGetDocuments": 2,
+        "firestore.Commit": 2,
+        "firestore.RunQuery": 1,
+    },
+    "retrain": {},
+}
 
 
 @pytest.fixture
@@ -48,12 +77,15 @@ def counted(stack: StackConfig, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cal
         yield calls
 
 
-def _deliver(seller: str, stem: str, data: bytes, calls: Calls) -> tuple[dict[str, int], dict[str, object]]:
+def _deliver(
+    seller: str, stem: str, data: bytes, calls: Calls, metadata: dict[str, str] | None = None
+) -> tuple[dict[str, int], dict[str, object]]:
     app = create_app("on_upload", str(SOURCE), "cloudevent")
     name = f"uploads/{seller}/{stem}.jpg"
-    generation, product_id = upload(name, data)
+    generation, product_id = upload(name, data, metadata=metadata)
     before = calls.copy()
-    response = app.test_client().post("/", **events.request(events.storage_finalized(name, generation)))
+    event = events.storage_finalized(name, generation, metadata=metadata)
+    response = app.test_client().post("/", **events.request(event))
     assert response.status_code == 200
     spent = dict(calls - before)
     return spent, products.get(product_id) or {}
@@ -75,12 +107,15 @@ def test_a_rejected_upload_costs_as_little(counted: Calls, seller: str) -> None:
     assert spent == REJECTED
 
 
-def _chain(stack: StackConfig, seller: str, calls: Calls) -> dict[str, dict[str, int]]:
+def _chain(
+    stack: StackConfig, seller: str, calls: Calls, metadata: dict[str, str] | None = None
+) -> dict[str, dict[str, int]]:
     """One upload through on_upload, then its product event through notify and retrain, each counted."""
     spent: dict[str, dict[str, int]] = {}
     tap = EventTap(stack.url("pubsub"), stack.project, contract.TOPIC_PRODUCT_EVENTS)
     try:
-        spent["on_upload"], doc = _deliver(seller, f"chain-{len(calls)}", corpus.jpeg(corpus.garment_photo(4)), calls)
+        photo = corpus.jpeg(corpus.garment_photo(4))
+        spent["on_upload"], doc = _deliver(seller, f"chain-{uuid.uuid4().hex[:8]}", photo, calls, metadata)
         (message,) = wait_until(lambda: tap.drain(0.3) or None, 20, lambda: "no product event")
     finally:
         tap.close()
@@ -108,3 +143,20 @@ def test_the_whole_chain_of_an_upload_for_review(stack: StackConfig, counted: Ca
         _chain(stack, seller, counted)  # warm-up
         spent = _chain(stack, seller, counted)
     assert spent == CHAIN, spent
+
+
+def test_the_chain_of_a_batch_for_review_folds_the_sellers_notices_and_pushes_once(
+    stack: StackConfig, counted: Calls, seller: str
+) -> None:
+    """Two photos of one batch through the same chain: see BATCHED_FIRST and BATCHED_LAST."""
+    for n in range(3):
+        add_person(f"m{n}@cost.test", "manager")
+    add_person(f"{seller}@cost.test", "seller", seller)
+    batch = {contract.BATCH_METADATA_ID: uuid.uuid4().hex, contract.BATCH_METADATA_SIZE: "2"}
+    with ExitStack() as paused:
+        for target in ("notify", "retrain"):
+            paused.enter_context(local_stack.paused(stack, f"product-events-{target}"))
+        _chain(stack, seller, counted)  # warm-up
+        first = _chain(stack, seller, counted, batch)
+        last = _chain(stack, seller, counted, batch)
+    assert (first, last) == (BATCHED_FIRST, BATCHED_LAST), (first, last)

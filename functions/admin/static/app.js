@@ -1,6 +1,7 @@
 // fashiontag admin page: sign-in, fetching server-rendered views with the ID token in a header,
 // forms posted as JSON, photo uploads straight to the bucket with progress and the category
-// computed in the browser (classify.js) before the upload finishes, live status.
+// computed in the browser (classify.js) before the upload finishes, live updates (server-sent
+// events from /api/live, read over fetch because EventSource cannot send the token).
 // Every piece of data shown comes from the server's autoescaped HTML or goes through
 // textContent; nothing here builds HTML from strings.
 "use strict";
@@ -16,7 +17,7 @@
   };
   const KEY = "fashiontag.session";
   const HOME = { manager: "#/queue", seller: "#/seller", buyer: "#/catalogue" };
-  const POLL_MS = 1500;
+  const BATCH_CHECK_MS = 5000; // a batch's totals are checked on each live change, and this often
   let session = null;
   try {
     session = JSON.parse(sessionStorage.getItem(KEY) || "null");
@@ -24,8 +25,7 @@
     session = null;
   }
   let me = null;
-  let generation = 0; // bumped on every view change: stale polls and loads stop
-  let pollTimer = null;
+  let generation = 0; // bumped on every view change: stale loads stop
   const images = new Map(); // API image URL -> blob: URL
 
   const $ = (sel, root = document) => root.querySelector(sel);
@@ -163,7 +163,7 @@
     save(null);
     me = null;
     generation += 1;
-    clearTimeout(pollTimer);
+    stopLive();
     $("#nav").hidden = true;
     $("#who").hidden = true;
     $("#view").replaceChildren();
@@ -191,6 +191,7 @@
     $("#who-role").textContent = me.role;
     for (const group of $$("#nav [data-role]")) group.hidden = group.dataset.role !== me.role;
     route();
+    live(me);
   }
 
   function route() {
@@ -206,7 +207,6 @@
 
   async function load(path) {
     const mine = ++generation;
-    clearTimeout(pollTimer);
     const view = $("#view");
     let response;
     try {
@@ -219,7 +219,7 @@
     view.innerHTML = (response.headers.get("Content-Type") || "").startsWith("text/html") ? html : "";
     if (!response.ok && !view.innerHTML) flash(`This page could not be shown (${response.status}).`, "error");
     view.dataset.path = path;
-    hydrate(view, mine);
+    hydrate(view);
     for (const link of $$("#nav a")) {
       const target = `/views${link.getAttribute("href").slice(1)}`;
       link.classList.toggle("active", path === target || path.startsWith(`${target}?`));
@@ -233,7 +233,7 @@
 
   // --- what the server-rendered fragments ask for ---------------------------------------
 
-  function hydrate(root, mine) {
+  function hydrate(root) {
     for (const img of $$("img[data-src]", root)) loadImage(img);
     for (const el of $$("[data-hex]", root)) {
       if (/^#[0-9a-fA-F]{6}$/.test(el.dataset.hex)) el.style.backgroundColor = el.dataset.hex;
@@ -246,7 +246,9 @@
     for (const form of $$("form[data-upload]", root)) {
       form.addEventListener("submit", submitUpload);
       for (const input of $$("input[type=file]", form)) input.addEventListener("change", choosePhotos);
+      resumeUpload(form);
     }
+    for (const button of $$("button[data-reload]", root)) button.addEventListener("click", reload);
     for (const box of $$("[data-select-all]", root)) {
       box.addEventListener("change", () => {
         for (const c of $$(`input[type=checkbox][name="${box.dataset.selectAll}"]`, root)) c.checked = box.checked;
@@ -264,10 +266,6 @@
       button.addEventListener("click", () => {
         button.closest("[data-report-panel]").hidden = true;
       });
-    }
-    if (mine !== undefined) {
-      const live = $("[data-poll-json]", root);
-      if (live) poll(live, mine);
     }
   }
 
@@ -614,6 +612,20 @@
   }
 
   let uploading = 0; // files on their way to the bucket: leaving the page now would lose them
+  let sending = { list: null, total: 0 }; // the batch on its way: its rows outlive a change of view
+
+  // The header says how far a batch is on every view; back on the upload view, its rows return.
+  function showSending() {
+    const status = $("#upload-status");
+    status.hidden = uploading === 0;
+    status.textContent = uploading ? `Uploading: ${sending.total - uploading} of ${sending.total} photos sent` : "";
+  }
+
+  function resumeUpload(form) {
+    if (!uploading || !sending.list) return;
+    form.querySelector("[data-upload-list]").replaceWith(sending.list);
+    for (const el of $$("button, input[type=file]", form)) el.disabled = true;
+  }
   window.addEventListener("beforeunload", (event) => {
     if (uploading > 0) {
       event.preventDefault();
@@ -629,12 +641,26 @@
     rejected: "rejected",
   };
 
+  // Waits until the seller's products change (a live event) or BATCH_CHECK_MS pass.
+  const wakers = new Set();
+  function nextChange() {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, BATCH_CHECK_MS);
+      wakers.add(done);
+    });
+  }
+
   // Once every photo of a batch has an answer: one line of totals ("12 accepted, 2 to review, 1 rejected").
   async function batchTotals(objects) {
     const files = new Set(objects.map((name) => name.split("/").slice(2).join("/")));
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      await nextChange();
       let rows;
       try {
         const response = await api("/api/seller/products", { headers: { Accept: "application/json" } });
@@ -653,20 +679,24 @@
     }
   }
 
-  // Sends the files (sessions from the API, then PUT straight to the bucket); returns those that failed.
-  async function sendBatch(files, rows) {
+  // Sends the files (sessions from the API, then PUT straight to the bucket); returns those that
+  // failed and the batch they belong to (a retry sends them again in that batch).
+  async function sendBatch(files, rows, batch) {
     let sessions;
     try {
       const payload = { files: files.map((f) => ({ name: f.name, size: f.size, content_type: f.type })) };
+      if (batch) payload.batch = batch;
       sessions = (await postJson("/api/uploads", payload)).sessions;
     } catch (error) {
       if (!(error instanceof SignedOut)) flash(error.message, "error", error.problems || []);
       for (const row of rows) row.state.textContent = "not sent";
-      return { failed: files.map((file, i) => ({ file, row: rows[i] })), objects: [] };
+      return { failed: files.map((file, i) => ({ file, row: rows[i] })), objects: [], batch };
     }
     const failed = [];
     const objects = [];
     uploading += files.length;
+    sending.total = uploading;
+    showSending();
     await Promise.all(
       files.map((file, i) => {
         rows[i].li.classList.remove("failed");
@@ -681,14 +711,15 @@
           )
           .finally(() => {
             uploading -= 1;
+            showSending();
           });
       }),
     );
-    return { failed, objects };
+    return { failed, objects, batch: sessions[0] && sessions[0].batch };
   }
 
   // A failed file gets a button to send it (and the others that failed) again.
-  function offerRetry(form, failed) {
+  function offerRetry(form, failed, batch) {
     let retry = form.querySelector("[data-retry]");
     if (!failed.length) {
       if (retry) retry.remove();
@@ -701,16 +732,20 @@
       form.querySelector("[type=submit]").after(retry);
     }
     retry.textContent = `Retry the ${failed.length} that failed`;
-    retry.onclick = () => upload(form, failed.map((f) => f.file), failed.map((f) => f.row));
+    retry.onclick = () => upload(form, failed.map((f) => f.file), failed.map((f) => f.row), batch);
   }
 
-  async function upload(form, files, rows) {
-    const controls = $$("button, input[type=file]", form);
-    for (const el of controls) el.disabled = true; // a second click would send the batch again
+  async function upload(form, files, rows, batch) {
+    const controls = (f) => $$("button, input[type=file]", f);
+    for (const el of controls(form)) el.disabled = true; // a second click would send the batch again
+    sending.list = form.querySelector("[data-upload-list]");
     clearFlash();
     try {
-      const { failed, objects } = await sendBatch(files, rows);
-      offerRetry(form, failed);
+      const sent = await sendBatch(files, rows, batch);
+      const { failed, objects } = sent;
+      // The person may have gone to another view and back meanwhile: the form shown now.
+      form = $("form[data-upload]") || form;
+      offerRetry(form, failed, sent.batch);
       const done = files.length - failed.length;
       flash(
         failed.length
@@ -718,11 +753,9 @@
           : `${done} of ${files.length} photos uploaded; they are being classified.`,
         failed.length ? "error" : "ok",
       );
-      const live = $("[data-poll-json]");
-      if (live) refresh(live);
       if (objects.length) batchTotals(objects);
     } finally {
-      for (const el of controls) el.disabled = false;
+      for (const el of controls(form)) el.disabled = false;
     }
   }
 
@@ -759,13 +792,7 @@
     chosen.delete(form);
   }
 
-  // --- live status: poll the JSON, re-render the fragment when anything changed ----------
-
-  function digestOfRows(root) {
-    return JSON.stringify(
-      $$("tr[data-product]", root).map((tr) => [tr.dataset.product, tr.dataset.status, tr.dataset.category]),
-    );
-  }
+  // --- live updates: the server's events renew what changed --------------------------------
 
   async function refresh(el) {
     const response = await api(el.dataset.fragment, { headers: { Accept: "text/html" } });
@@ -774,23 +801,99 @@
     hydrate(el);
   }
 
-  function poll(el, mine) {
-    const tick = async () => {
-      if (mine !== generation) return;
-      try {
-        const response = await api(el.dataset.pollJson, { headers: { Accept: "application/json" } });
-        if (response.ok && mine === generation) {
-          const data = await response.json();
-          const digest = JSON.stringify(data.products.map((p) => [p.id, p.status, p.category || ""]));
-          if (digest !== digestOfRows(el)) await refresh(el);
-        }
-      } catch (e) {
-        return;
-      }
-      if (mine === generation) pollTimer = setTimeout(tick, POLL_MS);
-    };
-    pollTimer = setTimeout(tick, POLL_MS);
+  let liveStream = null; // the AbortController of the open stream
+  let unread = null;
+
+  function showUnread(count) {
+    const badge = $("#unread");
+    badge.hidden = !count;
+    badge.textContent = `${count} unread`;
+    badge.setAttribute("aria-label", `${count} unread notifications`);
+    if (unread !== null && count !== unread) {
+      for (const el of $$("[data-live-notifications]")) refresh(el).catch(() => {});
+    }
+    unread = count;
   }
+
+  function productsChanged() {
+    for (const el of $$("[data-live-products]")) refresh(el).catch(() => {});
+    // A list someone is working through (the queue) is not reshuffled under the pointer: it says so.
+    for (const banner of $$("[data-live-banner]")) banner.hidden = false;
+    for (const wake of Array.from(wakers)) wake();
+  }
+
+  let lastEventId = ""; // the server's time of the last message: the next stream starts from it
+
+  function onLiveEvent(block) {
+    let kind = "";
+    let data = "";
+    for (const line of block.split("\n")) {
+      if (line.startsWith("event: ")) kind = line.slice(7);
+      else if (line.startsWith("data: ")) data += line.slice(6);
+      else if (line.startsWith("id: ")) lastEventId = line.slice(4);
+    }
+    if (!kind) return; // a comment (keep-alive) or the retry hint
+    const payload = JSON.parse(data || "{}");
+    if (kind === "notifications") {
+      showUnread(payload.unread || 0);
+      body.dataset.live = "open"; // the stream is up (tests wait for it)
+    }
+    else if (kind === "products") productsChanged(payload.ids || []);
+  }
+
+  // One stream at a time while signed in and the tab is visible; each lasts under a minute
+  // (the server closes it) and the next opens at once; after a failure, in a few seconds.
+  async function live(person) {
+    while (me === person) {
+      if (document.hidden) {
+        await new Promise((resolve) => document.addEventListener("visibilitychange", resolve, { once: true }));
+        continue;
+      }
+      const controller = new AbortController();
+      liveStream = controller;
+      let pause = 5000;
+      try {
+        const since = lastEventId ? `?since=${encodeURIComponent(lastEventId)}` : "";
+        const response = await api(`/api/live${since}`, {
+          headers: { Accept: "text/event-stream" },
+          signal: controller.signal,
+        });
+        if (response.ok && response.body) {
+          const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+          let buffer = "";
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            buffer += value;
+            let cut;
+            while ((cut = buffer.indexOf("\n\n")) >= 0) {
+              onLiveEvent(buffer.slice(0, cut));
+              buffer = buffer.slice(cut + 2);
+            }
+          }
+          pause = 0;
+        }
+      } catch (error) {
+        if (error instanceof SignedOut) return;
+      }
+      if (liveStream === controller) liveStream = null;
+      delete body.dataset.live;
+      if (pause) await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+
+  function stopLive() {
+    if (liveStream) liveStream.abort();
+    liveStream = null;
+    unread = null;
+    lastEventId = "";
+    $("#unread").hidden = true;
+  }
+
+  // A hidden tab keeps no stream open (it would hold a function instance for nothing).
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden && liveStream) liveStream.abort();
+  });
 
   // --- wiring ---------------------------------------------------------------------------
 

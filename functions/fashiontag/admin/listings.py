@@ -19,7 +19,7 @@ from fashiontag import clients, contract, products, taxonomy
 from fashiontag.admin import pages
 from fashiontag.admin.errors import Invalid, NotFound
 from fashiontag.admin.params import fraction
-from fashiontag.contract import HISTORY
+from fashiontag.contract import CONFIDENCE_FIELD, HISTORY
 
 OPEN = (contract.NEEDS_REVIEW, contract.AUTO_ACCEPTED)
 EDITABLE = (*OPEN, contract.VERIFIED, contract.PUBLISHED)
@@ -27,7 +27,6 @@ STATUS_CHOICES = ("open", "all", *contract.STATUSES)
 # Products the queue and the catalogue read per request at most.
 SCAN_LIMIT = 2000
 PAGE_SIZE = 50
-CONFIDENCE_FIELD = "prediction.category.confidence"
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 

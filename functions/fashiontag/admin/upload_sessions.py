@@ -7,12 +7,19 @@ only create that object, never replace one, and hands the browser only the sessi
 capability for that one object.
 The browser PUTs the file to it (with progress). See docs/decisions/0007 for what the cloud
 enforces and what the local fake-gcs-server does not.
+
+The files of one request are one batch: each session's object gets the custom metadata
+``batch`` (an id new for the request) and ``batch_size`` (how many files it has), set at
+initiation like the content type, so the storage event carries them to on_upload and the seller
+hears of the batch in one notification (fashiontag.notices). Files that failed and are sent
+again name their batch (``again``) so that they complete it.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+import uuid
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -31,7 +38,7 @@ CONTENT_TYPES = {
     "image/bmp": ".bmp",
     "image/tiff": ".tif",
 }
-MAX_FILES = 50
+MAX_FILES = contract.MAX_BATCH_SIZE  # one request is one batch
 MAX_NAME = 100
 _UNSAFE = re.compile(r"[^\w.-]+", re.UNICODE)
 
@@ -69,7 +76,7 @@ def _checked(item: Any, max_bytes: int) -> tuple[str, str, int]:
     return name, content_type, size
 
 
-def create_sessions(principal: Principal, files: Any, origin: str | None) -> list[dict[str, Any]]:
+def create_sessions(principal: Principal, files: Any, origin: str | None, again: Any = None) -> list[dict[str, Any]]:
     """One resumable upload session per file, in the caller's own folder."""
     identity.require(principal, SELLER)
     if not isinstance(files, list) or not files:
@@ -80,14 +87,31 @@ def create_sessions(principal: Principal, files: Any, origin: str | None) -> lis
     checked = [_checked(item, limit) for item in files]  # refuse the whole batch before any session
     limits.spend(principal, "upload_session")
     bucket = clients.storage_client().bucket(config.upload_bucket())
+    if again is None:
+        batch_id, batch_size = uuid.uuid4().hex, len(checked)
+    else:
+        # The files of a batch that failed, sent again: they complete that batch, not a new one.
+        resumed = contract.upload_batch(again)
+        if resumed is None or len(checked) > resumed.size:
+            raise Invalid("batch must be the {id, size} of the earlier request whose files are sent again")
+        batch_id, batch_size = resumed.id, resumed.size
+    batch = {contract.BATCH_METADATA_ID: batch_id, contract.BATCH_METADATA_SIZE: str(batch_size)}
     sessions = []
     for name, content_type, size in checked:
         target = object_name(principal, safe_name(name, content_type))
         blob = bucket.blob(target)
+        blob.metadata = batch  # sent with the session's initiation: the object is created with it
         url = blob.create_resumable_upload_session(
             content_type=content_type, size=size, origin=origin, if_generation_match=0
         )
         sessions.append(
-            {"file": name, "object": target, "content_type": content_type, "size": size, "session_url": url}
+            {
+                "file": name,
+                "object": target,
+                "content_type": content_type,
+                "size": size,
+                "session_url": url,
+                "batch": {"id": batch_id, "size": batch_size},
+            }
         )
     return sessions

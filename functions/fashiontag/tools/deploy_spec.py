@@ -17,7 +17,7 @@ import yaml
 SPEC_PATH = Path(__file__).resolve().parents[3] / "infra" / "functions.yaml"
 TRIGGER_TYPES = ("storage", "http", "pubsub_push")
 MODEL_BUNDLES = ("none", "taxonomy", "category")
-ENV_POLICIES = ("deploy", "model", "default", "local")
+ENV_POLICIES = ("deploy", "model", "default", "local", "runtime")
 MODEL_VERSION_VAR = "FASHIONTAG_CATEGORY_MODEL_VERSION"
 
 

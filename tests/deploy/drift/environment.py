@@ -67,7 +67,8 @@ def check_environment(repo: Repo, spec: Spec) -> list[str]:
             f"{name} is read at {read[name]} but not listed under environment in infra/functions.yaml "
             "(say whether the cloud must set it or its default is safe)"
         )
-    for name in sorted(set(spec.environment) - set(read)):
+    runtime = {name for name, var in spec.environment.items() if var.policy == "runtime"}
+    for name in sorted(set(spec.environment) - set(read) - runtime):
         problems.append(f"infra/functions.yaml lists {name}, which no shipped module reads any more")
     target = deploy_plan.Target("p", "r", "u", "m", "s")
     for fn in spec.functions.values():

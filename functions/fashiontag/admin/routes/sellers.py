@@ -21,7 +21,9 @@ def uploads(p: Principal) -> Any:
     body = json_body()
     origin = flask.request.headers.get("Origin")
     own_origin = flask.request.host_url.rstrip("/")
-    sessions = upload_sessions.create_sessions(p, body.get("files"), origin if origin == own_origin else None)
+    sessions = upload_sessions.create_sessions(
+        p, body.get("files"), origin if origin == own_origin else None, body.get("batch")
+    )
     return {"sessions": sessions}, 201
 
 

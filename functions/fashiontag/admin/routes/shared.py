@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import flask
 
 from fashiontag import config, taxonomy
-from fashiontag.admin import identity, listings, messaging, pages, presenters, specs, upload_sessions
+from fashiontag.admin import identity, listings, live, messaging, pages, params, presenters, specs, upload_sessions
 from fashiontag.admin.access import guarded, visible_product
 from fashiontag.admin.errors import NotFound
 from fashiontag.admin.identity import Principal
@@ -87,6 +88,16 @@ def notifications_json(p: Principal) -> Any:
     return {"notifications": page.rows, "next": page.next, "unread": messaging.unread_count(p)}
 
 
+@guarded(bp, "/api/live", ROLES)
+def live_updates(p: Principal) -> Any:
+    """Server-sent events: the caller's notifications and products as they change (admin.live)."""
+    since = params.number(flask.request.args.get("since"), "since")  # the last event id the page saw
+    start = dt.datetime.fromtimestamp(since / 1000, dt.UTC) if since is not None and 0 < since < 1e14 else None
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    events = live.stream(p, start)
+    return flask.Response(flask.stream_with_context(events), mimetype="text/event-stream", headers=headers)
+
+
 @guarded(bp, "/api/notifications/read-all", ROLES, ("POST",))
 def notifications_read_all(p: Principal) -> Any:
     return {"marked": messaging.mark_all_read(p)}
@@ -113,16 +124,20 @@ def message_send(p: Principal) -> Any:
     return sent, 201
 
 
+def _notifications(p: Principal) -> dict[str, Any]:
+    page = messaging.notifications_for(p, after=flask.request.args.get("notifications_after", ""))
+    return {"me": p, "notifications": page.rows, "notifications_next": page.next, "unread": messaging.unread_count(p)}
+
+
 @guarded(bp, "/views/notifications", ROLES)
 def notifications_view(p: Principal) -> Any:
-    page = messaging.notifications_for(p, after=flask.request.args.get("notifications_after", ""))
-    return flask.render_template(
-        "notifications.html",
-        me=p,
-        notifications=page.rows,
-        notifications_next=page.next,
-        unread=messaging.unread_count(p),
-    )
+    return flask.render_template("notifications.html", **_notifications(p))
+
+
+@guarded(bp, "/views/notifications/list", ROLES)
+def notifications_fragment(p: Principal) -> Any:
+    """The notifications list alone: what the page renews when the unread count changes."""
+    return flask.render_template("notifications_list.html", **_notifications(p))
 
 
 @guarded(bp, "/views/products/<product_id>", ROLES)
