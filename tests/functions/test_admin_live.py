@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import pytest
 from flask.testing import FlaskClient
@@ -24,11 +24,11 @@ def client(stack: StackConfig, monkeypatch: pytest.MonkeyPatch) -> FlaskClient:
     return create_app("admin", str(SOURCE), "http").test_client()
 
 
-def events(chunks: Iterator[bytes]) -> Iterator[tuple[str, dict]]:
+def events(chunks: Iterable[str] | Iterable[bytes]) -> Iterator[tuple[str, dict]]:
     """(event, data) of each server-sent event, as the chunks arrive."""
     buffer = ""
     for chunk in chunks:
-        buffer += chunk.decode()
+        buffer += chunk.decode() if isinstance(chunk, bytes) else chunk
         while "\n\n" in buffer:
             block, buffer = buffer.split("\n\n", 1)
             fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line and line[0] != ":")
@@ -36,8 +36,12 @@ def events(chunks: Iterator[bytes]) -> Iterator[tuple[str, dict]]:
                 yield fields["event"], json.loads(fields["data"])
 
 
-def later(seconds: float, action) -> threading.Thread:
-    thread = threading.Thread(target=lambda: (time.sleep(seconds), action()), daemon=True)
+def later(seconds: float, action: Callable[[], object]) -> threading.Thread:
+    def run() -> None:
+        time.sleep(seconds)
+        action()
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread
 
@@ -104,7 +108,10 @@ def test_the_stream_ends_on_time_and_refuses_the_signed_out(client: FlaskClient,
     monkeypatch.setattr("fashiontag.admin.live.STREAM_S", 1.0)
     bea = add_person("bea@live.test", "buyer")
     started = time.monotonic()
-    body = b"".join(client.get("/api/live", headers=bea.headers, buffered=False).response)
+    body = "".join(
+        c.decode() if isinstance(c, bytes) else c
+        for c in client.get("/api/live", headers=bea.headers, buffered=False).response
+    )
     assert time.monotonic() - started < 8
-    assert body.startswith(b"retry: ") and b"event: notifications" in body
+    assert body.startswith("retry: ") and "event: notifications" in body
     assert client.get("/api/live").status_code == 401

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import flask
 
 from fashiontag import taxonomy
-from fashiontag.admin import listings, specs
+from fashiontag.admin import listings, messaging, specs
 from fashiontag.admin.identity import Principal
 
 
@@ -91,3 +91,10 @@ def seller_product(product: dict[str, Any], history: list[dict[str, Any]], selle
         for entry in history
     ]
     return body
+
+
+def notifications(principal: Principal) -> dict[str, Any]:
+    """What notifications_list.html shows: a page of the caller's notifications (the page's
+    ``notifications_after``), the next page's token and the unread count."""
+    page = messaging.notifications_for(principal, after=flask.request.args.get("notifications_after", ""))
+    return {"notifications": page.rows, "notifications_next": page.next, "unread": messaging.unread_count(principal)}

@@ -96,16 +96,13 @@ def messages_view(p: Principal) -> Any:
     args = flask.request.args
     from_role = args.get("from_role", "")
     messages = messaging.messages_for(p, from_role, after=args.get("after", ""))
-    notifications = messaging.notifications_for(p, after=args.get("notifications_after", ""))
     return flask.render_template(
         "messages.html",
         me=p,
         from_role=from_role,
         messages=messages.rows,
         messages_next=messages.next,
-        notifications=notifications.rows,
-        notifications_next=notifications.next,
-        unread=messaging.unread_count(p),
+        **presenters.notifications(p),
         users=identity.list_users(),
     )
 

@@ -40,18 +40,15 @@ def seller_products_json(p: Principal) -> Any:
 def seller_view(p: Principal) -> Any:
     args = flask.request.args
     products, following = presenters.seller_products(p, args.get("after", ""))
-    notifications = messaging.notifications_for(p, after=args.get("notifications_after", ""))
     messages = messaging.messages_for(p, after=args.get("messages_after", ""))
     return flask.render_template(
         "seller.html",
         me=p,
         products=products,
         next_page=following,
-        notifications=notifications.rows,
-        notifications_next=notifications.next,
         messages=messages.rows,
         messages_next=messages.next,
-        unread=messaging.unread_count(p),
+        **presenters.notifications(p),
         max_mb=config.limits().max_bytes / 1e6,
         max_files=upload_sessions.MAX_FILES,
         content_types=", ".join(upload_sessions.CONTENT_TYPES),

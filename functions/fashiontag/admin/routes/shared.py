@@ -124,20 +124,15 @@ def message_send(p: Principal) -> Any:
     return sent, 201
 
 
-def _notifications(p: Principal) -> dict[str, Any]:
-    page = messaging.notifications_for(p, after=flask.request.args.get("notifications_after", ""))
-    return {"me": p, "notifications": page.rows, "notifications_next": page.next, "unread": messaging.unread_count(p)}
-
-
 @guarded(bp, "/views/notifications", ROLES)
 def notifications_view(p: Principal) -> Any:
-    return flask.render_template("notifications.html", **_notifications(p))
+    return flask.render_template("notifications.html", me=p, **presenters.notifications(p))
 
 
 @guarded(bp, "/views/notifications/list", ROLES)
 def notifications_fragment(p: Principal) -> Any:
     """The notifications list alone: what the page renews when the unread count changes."""
-    return flask.render_template("notifications_list.html", **_notifications(p))
+    return flask.render_template("notifications_list.html", me=p, **presenters.notifications(p))
 
 
 @guarded(bp, "/views/products/<product_id>", ROLES)
