@@ -620,6 +620,19 @@ def test_the_catalogue_shows_the_newest_published_products_a_page_at_a_time(
     assert "data-next-page" in html
 
 
+def test_the_catalogue_can_be_rebuilt_from_the_products(client: FlaskClient, people: dict[str, Person]) -> None:
+    """A project whose products were published before the view existed: ``fashiontag catalogue
+    rebuild`` writes their entries and drops those of products no longer published."""
+    make_product("old-pub", "seller-ann", status=contract.PUBLISHED, conf=0.99)
+    catalogue.ref("old-pub").delete()  # published before catalogue/ existed
+    catalogue.ref("gone").set({"spec": {"category": "bag"}, "updated_at": firestore.SERVER_TIMESTAMP})
+    buyer = people["buyer"].headers
+    assert client.get("/api/catalogue", headers=buyer).get_json()["products"][0]["id"] == "gone"
+    assert catalogue.rebuild() == {"written": 1, "removed": 1}
+    assert [p["id"] for p in client.get("/api/catalogue", headers=buyer).get_json()["products"]] == ["old-pub"]
+    assert catalogue.rebuild() == {"written": 1, "removed": 0}
+
+
 def test_models_view_shows_an_empty_state_and_the_retrain_button_publishes_a_request(
     client: FlaskClient, people: dict[str, Person], stack: StackConfig
 ) -> None:

@@ -79,3 +79,26 @@ def colours() -> list[str]:
     """Every colour named in the catalogue, for the filter (read from at most ``SCAN_LIMIT``)."""
     query = _query("").limit(SCAN_LIMIT)
     return sorted({c for snap in query.stream() for c in ((snap.to_dict() or {}).get("spec") or {}).get("colours", [])})
+
+
+def rebuild() -> dict[str, int]:
+    """Make ``catalogue/`` hold exactly the published products (for a project whose products were
+    published before the view existed, or after a repair by hand): writes each published
+    product's entry, deletes entries whose product is not published. Safe to run again."""
+    db = clients.firestore_client()
+    published = db.collection(contract.PRODUCTS).where(filter=firestore.FieldFilter("status", "==", contract.PUBLISHED))
+    wanted: set[str] = set()
+    batch, written, removed = db.batch(), 0, 0
+    for snap in published.stream():
+        wanted.add(snap.id)
+        batch.set(ref(snap.id), entry(snap.to_dict() or {}))
+        written += 1
+        if written % 400 == 0:  # a batch holds up to 500 writes
+            batch.commit()
+            batch = db.batch()
+    for snap in db.collection(contract.CATALOGUE).select([]).stream():
+        if snap.id not in wanted:
+            batch.delete(snap.reference)
+            removed += 1
+    batch.commit()
+    return {"written": written, "removed": removed}

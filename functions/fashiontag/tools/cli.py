@@ -308,6 +308,14 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_catalogue(args: argparse.Namespace) -> int:
+    from fashiontag.admin import catalogue
+
+    _use_stack_env(args)
+    print(json.dumps(catalogue.rebuild()))
+    return 0
+
+
 def cmd_dead_letters(args: argparse.Namespace) -> int:
     from fashiontag import dead_letters, reconciler
 
@@ -365,6 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reconcile", parents=[stack_opts], help="re-drive uploads without a finished product")
     p.set_defaults(func=cmd_reconcile)
+
+    p = sub.add_parser("catalogue", parents=[stack_opts], help="rebuild the buyers' published view from the products")
+    p.add_argument("action", choices=["rebuild"])
+    p.set_defaults(func=cmd_catalogue)
 
     p = sub.add_parser("dead-letters", parents=[stack_opts], help="list or replay what ended in a dead-letter topic")
     p.add_argument("action", choices=["list", "replay"])
