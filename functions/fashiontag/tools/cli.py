@@ -274,6 +274,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             limit=args.limit,
             start_from=args.start_from,
             learning_rate=args.learning_rate,
+            rounds=args.render_rounds,
         )
     else:
         from fashiontag.training import attributes
@@ -418,6 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="train on N images only (synthetic renders for attributes)")
     p.add_argument("--start-from", type=Path, default=None, help="category: continue from this model.keras")
     p.add_argument("--learning-rate", type=float, default=None, help="category: the schedule's first rate")
+    p.add_argument(
+        "--render-rounds", type=int, default=1, help="category: render the training garments this many times over"
+    )
     p.add_argument(
         "--data",
         choices=["synthetic", "verified", "synthetic+verified"],

@@ -29,13 +29,14 @@ def run(
     version: str | None = None,
     start_from: Path | None = None,
     learning_rate: float | None = None,
+    rounds: int = 1,
 ) -> dict[str, object]:
     from fashiontag.training import category  # imports TensorFlow: only when training
 
     x, y = fashion_mnist.load_fashion_mnist("train")
     trainable, _ = fashion_mnist.frozen_split(len(x))
     idx = trainable[:limit] if limit else trainable
-    train, calibration = category.build_examples(x[idx], y[idx], seed, CACHE_DIR)
+    train, calibration = category.build_examples(x[idx], y[idx], seed, CACHE_DIR, rounds=rounds)
     cfg = category.TrainConfig(
         epochs=epochs or category.TrainConfig.epochs,
         seed=seed,

@@ -241,24 +241,32 @@ def build_examples(
     seed: int,
     cache_dir: Path | None = None,
     extra: list[Examples] | None = None,
+    rounds: int = 1,
 ) -> tuple[Examples, render_pool.Pool]:
     """(training examples, calibration photos) from train-split garments and ``extra`` examples.
 
     Each training garment is seen as two everyday photos, one studio photo and as it is; one
     photo in 25 shows no garment. Calibration garments are set apart first and rendered in every
     kind, unseen families included, so the threshold is chosen on photos like those it guards.
+    ``rounds`` > 1 renders the same training garments again with other seeds (other backdrops,
+    poses, light, patterns) for that many times the photos; the split and the calibration
+    photos stay those of round one.
     """
     order = np.random.default_rng(seed).permutation(len(garments))
     n_held = min(CALIBRATION_GARMENTS, len(garments) // 5)
     held, kept = np.sort(order[:n_held]), np.sort(order[n_held:])
     gx, gy = garments[kept], labels[kept]
-    parts = [
-        Examples.of(render_pool.render_pool(gx, gy, "everyday", seed + 1, empty_every=25, cache_dir=cache_dir)),
-        Examples.of(render_pool.render_pool(gx, gy, "everyday", seed + 2, empty_every=25, cache_dir=cache_dir)),
-        Examples.of(render_pool.render_pool(gx, gy, "studio", seed + 3, cache_dir=cache_dir)),
-        Examples.of(render_pool.clean_pool(gx, gy)),
-        *(extra or []),
-    ]
+
+    def photos(first: int) -> list[Examples]:
+        return [
+            Examples.of(render_pool.render_pool(gx, gy, "everyday", first, empty_every=25, cache_dir=cache_dir)),
+            Examples.of(render_pool.render_pool(gx, gy, "everyday", first + 1, empty_every=25, cache_dir=cache_dir)),
+            Examples.of(render_pool.render_pool(gx, gy, "studio", first + 2, cache_dir=cache_dir)),
+        ]
+
+    parts = [*photos(seed + 1), Examples.of(render_pool.clean_pool(gx, gy)), *(extra or [])]
+    for n in range(1, rounds):
+        parts += photos(seed + 1000 * n)
     sets = render_pool.photo_sets(garments[held], labels[held], n_held, seed + 4, cache_dir)
     clean = render_pool.clean_pool(garments[held][: n_held // 3], labels[held][: n_held // 3])
     calibration = render_pool.concat([*sets.values(), clean])
