@@ -190,8 +190,9 @@ def test_seller_reads_own_notifications_and_messages_only(alice: Client) -> None
     assert alice.get("notifications/n-bob") == DENIED
     assert alice.get("notifications/n-managers") == DENIED
     assert alice.query("notifications", ("to", "alice")) == ALLOWED
-    assert alice.get("messages/m1") == ALLOWED  # from her
-    assert alice.get("messages/m2") == ALLOWED  # to her
+    # Messages name the other side's uid and email: sellers read them through the API only.
+    assert alice.get("messages/m1") == DENIED  # from her
+    assert alice.get("messages/m2") == DENIED  # to her, from a manager
     assert alice.create("messages", "m3", **{"from": "alice", "to": MANAGERS, "text": "x"}) == DENIED
 
 

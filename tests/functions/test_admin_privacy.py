@@ -104,3 +104,21 @@ def test_mark_all_read_marks_only_what_the_caller_sees_and_only_for_them(client:
     theirs = client.get("/api/notifications", headers=bob.headers).get_json()["notifications"]
     assert {n["id"]: n["read"] for n in theirs} == {"n-bob": False, "n-all": False}
     assert "unread" not in client.get("/views/notifications", headers=ann.headers).get_data(as_text=True)
+
+
+def test_a_sellers_conversation_names_the_manager_without_their_uid_or_email(client: FlaskClient) -> None:
+    manager: Person = add_person("max@privacy.test", "manager")
+    seller: Person = add_person("sal@privacy.test", "seller", "seller-sal-p")
+    sent = client.post("/api/messages", json={"to": seller.uid, "text": "Please reshoot"}, headers=manager.headers)
+    assert sent.status_code == 201, sent.get_json()
+    client.post("/api/messages", json={"text": "Will do"}, headers=seller.headers)
+    listed = client.get("/api/messages", headers=seller.headers).get_json()["messages"]
+    assert [(m["text"], m["mine"], m["to"]) for m in listed] == [
+        ("Will do", True, "the managers"),
+        ("Please reshoot", False, "you"),
+    ]
+    # The manager's name as the users record holds it (managers control it), never the email.
+    assert listed[0]["from_name"] == "you" and listed[1]["from_name"] == "max"
+    shown = json.dumps(listed)
+    assert manager.uid not in shown and "max@privacy.test" not in shown
+    assert manager.uid not in client.get("/views/seller", headers=seller.headers).get_data(as_text=True)

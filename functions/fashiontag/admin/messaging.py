@@ -27,6 +27,7 @@ from fashiontag.admin.identity import Principal
 from fashiontag.contract import BUYER, MANAGER, MANAGERS, MESSAGES, NOTIFICATIONS, READS, ROLE_PREFIX, SELLER
 
 MAX_TEXT = 2000
+_ROLE_NAMES = {MANAGER: "a manager", SELLER: "a seller", BUYER: "a buyer"}
 PAGE_SIZE = 30
 # Unread notifications are counted (and marked read all at once) among this many of each kind.
 UNREAD_SCAN = 500
@@ -197,7 +198,27 @@ def messages_for(principal: Principal, from_role: str = "", limit: int = PAGE_SI
         pages.Source("sent", lambda: _messages_from(principal.uid), in_messages, _created),
         pages.Source("received", lambda: _messages_to(principal.uid), in_messages, _created),
     ]
-    return pages.merge(sources, limit, after)
+    page = pages.merge(sources, limit, after)
+    return pages.Page([_as_seen_by(principal, m) for m in page.rows], page.next)
+
+
+def _as_seen_by(principal: Principal, message: dict[str, Any]) -> dict[str, Any]:
+    """A message as a seller or buyer sees it: who wrote it by name and role, never another
+    person's uid or email."""
+    mine = message.get("from") == principal.uid
+    name = str(message.get("from_name") or "")
+    if not name or "@" in name:  # no display name: the stored fallback is an email, not for them
+        name = _ROLE_NAMES.get(str(message.get("from_role")), "someone")
+    return {
+        "id": message["id"],
+        "mine": mine,
+        "from_name": "you" if mine else name,
+        "from_role": message.get("from_role"),
+        "to": "the managers" if message.get("to") == MANAGERS else "you",
+        "product_id": message.get("product_id"),
+        "text": message.get("text"),
+        "created_at": message.get("created_at"),
+    }
 
 
 def _addressed_to(principal: Principal) -> Any:
