@@ -423,7 +423,11 @@ def test_concurrent_deliveries_for_the_photos_of_one_batch_lose_nothing_and_coun
     for t in threads:
         t.join(timeout=120)
 
-    assert statuses == [200] * len(deliveries)
+    assert len(statuses) == len(deliveries) and set(statuses) <= {200, 500}
+    # Under load the emulator may time a contended transaction out (ABORTED): notify answers
+    # 500 and Pub/Sub delivers again, as here; nothing may be counted twice or lost either way.
+    for event in photos:  # every photo once more, one after another
+        assert _deliver(app, event) == 200
     (mine,) = _notifications(to=seller)
     assert mine["title"] == "Your 3 photos: 2 accepted, 1 rejected"
     assert mine["batch"]["outcomes"] == {
