@@ -7,7 +7,9 @@
 - Managers also write ``notifications/{id}`` directly (kind ``manager.notice``).
 
 Ids derive from the sender and the ``request_id`` the page sends with each form, so a retried
-request creates nothing twice and announces the same event id again.
+request creates nothing twice and announces the same event id again. Lists come a page at a
+time (``pages``); sellers and buyers see a message's other side by name and role only.
+A notification addressed to a role is marked read per person in ``notifications/{id}/reads/{uid}``.
 """
 
 from __future__ import annotations
@@ -155,10 +157,6 @@ def send_notice(
     with contextlib.suppress(gexc.AlreadyExists):  # a retried request
         _db().collection(NOTIFICATIONS).document(notification_id).create(doc)
     return {"notification_id": notification_id, "to": to}
-
-
-def _by_time(rows: list[dict[str, Any]], field: str = "created_at") -> list[dict[str, Any]]:
-    return sorted(rows, key=lambda r: str(r.get(field, "")), reverse=True)
 
 
 def _messages_of_role(from_role: str) -> Any:
