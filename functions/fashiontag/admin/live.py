@@ -95,8 +95,9 @@ def _now_id() -> str:
 def stream(principal: Principal, since: dt.datetime | None = None, seconds: float | None = None) -> Iterator[str]:
     """The event stream of one open page, for ``seconds`` (``STREAM_S``).
 
-    ``since``: when the page's previous stream ended; products changed after it are announced
-    at the start, so nothing that changed between two streams goes unnoticed.
+    ``since``: the time of the last event id the page saw on its previous stream; products
+    changed after it are announced at the start, so nothing that changed between two streams
+    goes unnoticed.
     """
     changes: queue.Queue[tuple[str, list[str]]] = queue.Queue()
     opened: queue.Queue[str] = queue.Queue()
