@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import re
 import uuid
+from typing import TypeGuard
 
 # --- Firestore collections -------------------------------------------------------------------
 
@@ -127,6 +128,15 @@ def notification_id(event_id: str, recipient: str) -> str:
 
 _RUNS = re.compile(r"\d+|\D+")
 # A version names a folder and a Firestore document: nothing that could climb out of either.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def valid_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a plain id (a uid, a product or notification id): letters, digits,
+    '-' and '_', at most 128; nothing a Firestore path or a map key could read otherwise."""
+    return isinstance(value, str) and _PLAIN_ID.fullmatch(value) is not None
+
+
 _VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 

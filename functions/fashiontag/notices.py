@@ -102,10 +102,6 @@ def _truncate(text: str, limit: int = _MAX_BODY_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-# A product id becomes a key of the batch's maps: nothing Firestore could read as a path.
-_MAP_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
-
-
 def _batch_entry(event: Event, photo: str, reason: str | None = None) -> BatchEntry | None:
     """The entry of a photo from a batch of more than one; None for a single upload (no batch,
     a batch of one, anything malformed), which keeps its own notice."""
@@ -115,7 +111,7 @@ def _batch_entry(event: Event, photo: str, reason: str | None = None) -> BatchEn
     product_id = event.payload.get("product_id")
     if batch is None or batch.size < 2 or outcome is None:
         return None
-    if not isinstance(product_id, str) or _MAP_KEY.fullmatch(product_id) is None:
+    if not contract.valid_id(product_id):  # it becomes a key of the batch's maps
         return None
     kept = _truncate(reason) if reason and outcome == contract.BATCH_REJECTED else None
     return BatchEntry(batch, product_id, outcome, photo, kept)

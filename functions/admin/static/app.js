@@ -612,7 +612,7 @@
   }
 
   let uploading = 0; // files on their way to the bucket: leaving the page now would lose them
-  let sending = { list: null, total: 0 }; // the batch on its way: its rows outlive a change of view
+  const sending = { list: null, total: 0 }; // the batch on its way: its rows outlive a change of view
 
   // The header says how far a batch is on every view; back on the upload view, its rows return.
   function showSending() {

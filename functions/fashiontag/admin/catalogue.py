@@ -9,7 +9,6 @@ one (``review``), never by clients. The buyers' catalogue and their direct reads
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from google.cloud import firestore
@@ -68,17 +67,7 @@ def page(
     if start is not None:
         query = query.start_after(start)
     cap = SCAN_LIMIT if attribute or colour else limit + 1
-
-    def snapshots() -> Iterator[firestore.DocumentSnapshot]:
-        yield from query.limit(cap).stream()
-
-    return pages.collect(snapshots(), limit, keep=keep, budget=SCAN_LIMIT)
-
-
-def colours() -> list[str]:
-    """Every colour named in the catalogue, for the filter (read from at most ``SCAN_LIMIT``)."""
-    query = _query("").limit(SCAN_LIMIT)
-    return sorted({c for snap in query.stream() for c in ((snap.to_dict() or {}).get("spec") or {}).get("colours", [])})
+    return pages.collect(query.limit(cap).stream(), limit, keep=keep, budget=SCAN_LIMIT)
 
 
 def rebuild() -> dict[str, int]:

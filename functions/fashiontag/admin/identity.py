@@ -23,7 +23,7 @@ import firebase_admin
 from firebase_admin import auth
 from google.cloud import firestore
 
-from fashiontag import clients, config
+from fashiontag import clients, config, contract
 from fashiontag.admin.errors import Forbidden, Invalid, Unauthenticated
 from fashiontag.contract import ROLES, USERS
 
@@ -31,7 +31,6 @@ CLOCK_SKEW_S = 5
 _MAX_TOKEN_CHARS = 8192
 _JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 # Firebase uids are at most 128 characters; ours become folder names, so no slashes or dots.
-UID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def verify(authorization: str | None) -> Principal:
     uid = str(claims.get("uid") or claims.get("sub") or "")
     if role not in ROLES:
         raise Forbidden("This account has no role yet; ask a manager to give it one.")
-    if not UID_PATTERN.match(uid):
+    if not contract.valid_id(uid):
         raise Forbidden("This account's id cannot be used here.")
     _check_not_revoked(uid, claims)
     return Principal(uid=uid, email=str(claims.get("email") or ""), role=str(role))
@@ -127,7 +126,7 @@ def add_user(
     """Create the account (or update the existing one with this email) and give it ``role``."""
     if role not in ROLES:
         raise Invalid(f"'{role}' is not a role; choose one of: {', '.join(ROLES)}")
-    if uid is not None and not UID_PATTERN.match(uid):
+    if uid is not None and not contract.valid_id(uid):
         raise Invalid("a uid may hold letters, digits, '-' and '_' only (at most 128)")
     app = firebase_app()
     name = display_name or email.split("@", 1)[0]
@@ -169,7 +168,7 @@ def _write_user_doc(uid: str, fields: dict[str, Any]) -> None:
 
 
 def get_user(uid: str) -> dict[str, Any] | None:
-    if not UID_PATTERN.match(uid):
+    if not contract.valid_id(uid):
         return None
     snap = clients.firestore_client().collection(USERS).document(uid).get()
     return {"uid": snap.id, **(snap.to_dict() or {})} if snap.exists else None

@@ -8,7 +8,6 @@ up to ``SCAN_LIMIT`` products a page.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,13 +26,12 @@ STATUS_CHOICES = ("open", "all", *contract.STATUSES)
 # Products the queue and the catalogue read per request at most.
 SCAN_LIMIT = 2000
 PAGE_SIZE = 50
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
 def check_id(product_id: str) -> str:
     # Firestore reserves ids of the form __x__: asking for one is an error, not "not found".
     reserved = product_id.startswith("__") and product_id.endswith("__")
-    if not _ID.match(product_id or "") or reserved:
+    if not contract.valid_id(product_id) or reserved:
         raise NotFound("No such product.")
     return product_id
 

@@ -248,12 +248,14 @@ def notifications_for(principal: Principal, limit: int = PAGE_SIZE, after: str =
 
 
 def _unread(principal: Principal, scan: int) -> list[dict[str, Any]]:
-    """The caller's unread notifications among the newest ``scan`` of each kind."""
+    """The caller's unread notifications among the newest ``scan`` of each kind: their id and
+    ``to``, all that counting and marking them needs."""
     personal = (
         _db()
         .collection(NOTIFICATIONS)
         .where(filter=firestore.FieldFilter("to", "==", principal.uid))
         .where(filter=firestore.FieldFilter("read", "==", False))
+        .select(["to"])
         .limit(scan)
     )
     rows = [{"id": s.id, **(s.to_dict() or {})} for s in personal.stream()]
@@ -261,6 +263,7 @@ def _unread(principal: Principal, scan: int) -> list[dict[str, Any]]:
         _db()
         .collection(NOTIFICATIONS)
         .where(filter=firestore.FieldFilter("to", "==", f"{ROLE_PREFIX}{principal.role}"))
+        .select(["to"])
     )
     shared = shared.order_by("created_at", direction=firestore.Query.DESCENDING).limit(scan)
     role_rows = [{"id": s.id, **(s.to_dict() or {})} for s in shared.stream()]
@@ -274,7 +277,7 @@ def unread_count(principal: Principal) -> int:
 
 
 def mark_read(principal: Principal, notification_id: str) -> None:
-    if not re.match(r"^[A-Za-z0-9_-]{1,128}$", notification_id or ""):
+    if not contract.valid_id(notification_id):
         raise NotFound("No such notification.")
     ref = _db().collection(NOTIFICATIONS).document(notification_id)
     snap = ref.get()

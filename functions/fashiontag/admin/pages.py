@@ -13,7 +13,7 @@ import binascii
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from google.cloud import firestore
@@ -33,6 +33,11 @@ class Page:
     next: str | None = None  # the token of the following page; None on the last one
 
 
+def row(snap: firestore.DocumentSnapshot) -> dict[str, Any]:
+    """A document as a row of a page: its id and its fields."""
+    return {"id": snap.id, **(snap.to_dict() or {})}
+
+
 @dataclass(frozen=True)
 class Source:
     """One ordered query of a page merged from several (``merge``)."""
@@ -41,9 +46,7 @@ class Source:
     query: Callable[[], Any]  # the query, newest first by ``at``
     within: Callable[[str], bool]  # which document paths its tokens may name
     at: Callable[[dict[str, Any]], Any]  # the time a row is ordered by
-    shape: Callable[[firestore.DocumentSnapshot], dict[str, Any]] = field(
-        default=lambda snap: {"id": snap.id, **(snap.to_dict() or {})}
-    )
+    shape: Callable[[firestore.DocumentSnapshot], dict[str, Any]] = row
 
 
 def size(value: Any, default: int) -> int:
@@ -80,7 +83,7 @@ def collect(
     snapshots: Iterable[firestore.DocumentSnapshot],
     limit: int,
     keep: Callable[[dict[str, Any]], bool] | None = None,
-    shape: Callable[[firestore.DocumentSnapshot], dict[str, Any]] | None = None,
+    shape: Callable[[firestore.DocumentSnapshot], dict[str, Any]] = row,
     budget: int | None = None,
 ) -> Page:
     """Up to ``limit`` rows that ``keep`` accepts, read from ``snapshots`` (lazily: reading stops
@@ -96,9 +99,9 @@ def collect(
         if last is not None and (len(rows) == limit or read == budget):
             return Page(rows, token(last))
         last = snap.reference.path
-        row = shape(snap) if shape else {"id": snap.id, **(snap.to_dict() or {})}
-        if keep is None or keep(row):
-            rows.append(row)
+        shaped = shape(snap)
+        if keep is None or keep(shaped):
+            rows.append(shaped)
     return Page(rows)
 
 

@@ -55,7 +55,7 @@ def safe_name(name: str, content_type: str) -> str:
 
 
 def object_name(principal: Principal, file_name: str) -> str:
-    if not identity.UID_PATTERN.match(principal.uid):
+    if not contract.valid_id(principal.uid):
         raise Invalid("This account's id cannot be used as a folder name.")
     return contract.unique_upload_name(principal.uid, file_name)
 

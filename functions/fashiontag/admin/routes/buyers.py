@@ -7,7 +7,7 @@ from typing import Any
 import flask
 
 from fashiontag import taxonomy
-from fashiontag.admin import catalogue, pages, presenters
+from fashiontag.admin import catalogue, pages, presenters, specs
 from fashiontag.admin.access import guarded
 from fashiontag.admin.identity import Principal
 from fashiontag.contract import BUYER, MANAGER
@@ -40,5 +40,5 @@ def catalogue_view(p: Principal) -> Any:
         next_page=page.next,
         taxonomy=tax,
         families=list({f.id: f for c in tax.categories for f in c.families}.values()),
-        colours=catalogue.colours(),
+        colours=specs.colour_choices(),  # a specification holds palette colours only
     )
