@@ -655,12 +655,19 @@
     });
   }
 
-  // Once every photo of a batch has an answer: one line of totals ("12 accepted, 2 to review, 1 rejected").
-  async function batchTotals(objects) {
+  const totalling = new Map(); // batch id -> the sending whose totals are awaited (the latest)
+
+  // Once every photo of a sending has an answer: one line of totals ("12 accepted, 2 to review,
+  // 1 rejected"). A retry of the batch's failed files takes over: the earlier line is not shown.
+  async function batchTotals(objects, batch) {
     const files = new Set(objects.map((name) => name.split("/").slice(2).join("/")));
+    const mine = {};
+    const key = batch ? batch.id : mine;
+    totalling.set(key, mine);
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline) {
       await nextChange();
+      if (totalling.get(key) !== mine) return;
       let rows;
       try {
         const response = await api("/api/seller/products", { headers: { Accept: "application/json" } });
@@ -668,10 +675,11 @@
       } catch (error) {
         return; // signed out meanwhile
       }
-      const mine = rows.filter((row) => files.has(row.file) && TERMINAL[row.status]);
-      if (mine.length < files.size) continue;
+      const done = rows.filter((row) => files.has(row.file) && TERMINAL[row.status]);
+      if (done.length < files.size) continue;
+      totalling.delete(key);
       const counts = {};
-      for (const row of mine) counts[TERMINAL[row.status]] = (counts[TERMINAL[row.status]] || 0) + 1;
+      for (const row of done) counts[TERMINAL[row.status]] = (counts[TERMINAL[row.status]] || 0) + 1;
       const parts = ["accepted", "to review", "rejected"].filter((k) => counts[k]).map((k) => `${counts[k]} ${k}`);
       const photos = files.size === 1 ? "The photo is" : `All ${files.size} photos are`;
       flash(`${photos} classified: ${parts.join(", ")}.`, counts.rejected ? "error" : "ok");
@@ -740,6 +748,7 @@
     for (const el of controls(form)) el.disabled = true; // a second click would send the batch again
     sending.list = form.querySelector("[data-upload-list]");
     clearFlash();
+    if (batch) totalling.delete(batch.id); // a retry: the first sending's totals give way to its own
     try {
       const sent = await sendBatch(files, rows, batch);
       const { failed, objects } = sent;
@@ -753,7 +762,7 @@
           : `${done} of ${files.length} photos uploaded; they are being classified.`,
         failed.length ? "error" : "ok",
       );
-      if (objects.length) batchTotals(objects);
+      if (objects.length) batchTotals(objects, sent.batch);
     } finally {
       for (const el of controls(form)) el.disabled = false;
     }
