@@ -659,7 +659,7 @@
 
   // Once every photo of a sending has an answer: one line of totals ("12 accepted, 2 to review,
   // 1 rejected"). A retry of the batch's failed files takes over: the earlier line is not shown.
-  async function batchTotals(objects, batch) {
+  async function batchTotals(objects, batch, sentLine) {
     const files = new Set(objects.map((name) => name.split("/").slice(2).join("/")));
     const mine = {};
     const key = batch ? batch.id : mine;
@@ -682,7 +682,8 @@
       for (const row of done) counts[TERMINAL[row.status]] = (counts[TERMINAL[row.status]] || 0) + 1;
       const parts = ["accepted", "to review", "rejected"].filter((k) => counts[k]).map((k) => `${counts[k]} ${k}`);
       const photos = files.size === 1 ? "The photo is" : `All ${files.size} photos are`;
-      flash(`${photos} classified: ${parts.join(", ")}.`, counts.rejected ? "error" : "ok");
+      // The line about the sending stays in front: it may have been on screen only a moment.
+      flash(`${sentLine} ${photos} classified: ${parts.join(", ")}.`, counts.rejected ? "error" : "ok");
       return;
     }
   }
@@ -756,13 +757,14 @@
       form = $("form[data-upload]") || form;
       offerRetry(form, failed, sent.batch);
       const done = files.length - failed.length;
+      const sentLine = `${done} of ${files.length} photos uploaded`;
       flash(
         failed.length
-          ? `${done} of ${files.length} photos uploaded; retry the ${failed.length} that failed.`
-          : `${done} of ${files.length} photos uploaded; they are being classified.`,
+          ? `${sentLine}; retry the ${failed.length} that failed.`
+          : `${sentLine}; they are being classified.`,
         failed.length ? "error" : "ok",
       );
-      if (objects.length) batchTotals(objects, sent.batch);
+      if (objects.length) batchTotals(objects, sent.batch, `${sentLine}.`);
     } finally {
       for (const el of controls(form)) el.disabled = false;
     }
