@@ -78,7 +78,7 @@ def taxonomy_path() -> Path:
 
 
 def category_model_version() -> str:
-    return _env("FASHIONTAG_CATEGORY_MODEL_VERSION", "v3")
+    return _env("FASHIONTAG_CATEGORY_MODEL_VERSION", "v4")
 
 
 def category_model_dir() -> Path:

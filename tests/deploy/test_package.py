@@ -23,11 +23,11 @@ def test_a_bundle_has_the_function_the_package_and_the_active_model(tmp_path: Pa
     out = tmp_path / "on_upload"
     files = _relative(package_function.package("on_upload", out), out)
     assert {"main.py", "requirements.txt", "fashiontag/__init__.py", "fashiontag/ingest.py"} <= files
-    assert {"models/taxonomy.yaml", "models/category/v3/model.tflite", "models/category/v3/model.json"} <= files
+    assert {"models/taxonomy.yaml", "models/category/v4/model.tflite", "models/category/v4/model.json"} <= files
     assert not any(f.startswith(("fashiontag/training/", "fashiontag/local/", "fashiontag/tools/")) for f in files)
     assert not any("__pycache__" in f or f.endswith(".pyc") or f.startswith("README") for f in files)
     # Only the declared model version: no other folder under models/category.
-    assert {f.split("/")[2] for f in files if f.startswith("models/category/")} == {"v3"}
+    assert {f.split("/")[2] for f in files if f.startswith("models/category/")} == {"v4"}
 
 
 def test_bundles_carry_only_the_models_they_declare(tmp_path: Path, spec: Spec) -> None:
@@ -62,7 +62,7 @@ def test_a_bundle_loads_its_function_and_model_from_itself(tmp_path: Path) -> No
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert Path(seen["package"]).resolve().is_relative_to(out.resolve())
     assert Path(seen["models"]).resolve() == (out / "models").resolve()
-    assert seen["version"] == "v3" and seen["entry"]
+    assert seen["version"] == "v4" and seen["entry"]
 
 
 def test_an_earlier_bundle_is_replaced_but_other_folders_are_not_touched(tmp_path: Path) -> None:

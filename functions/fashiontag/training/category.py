@@ -35,6 +35,12 @@ SIDE = images.MODEL_SIDE
 INPUT_SHAPE = (SIDE, SIDE, 3)
 MASK_SIDE = render_pool.MASK_SIDE
 
+# The served graph also reads the photo zoomed onto the garment it found, so that the garment
+# fills this share of the frame's larger side (training draws 35-85%), unless it already does.
+ZOOM_FILL = 0.6
+# The share of training photos seen zoomed so.
+ZOOM_SHARE = 0.3
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -112,6 +118,11 @@ def _augment(x: tf.Tensor, targets: dict[str, tf.Tensor], weights: dict[str, tf.
     flip = tf.random.uniform((n, 1, 1, 1)) < 0.5
     x = tf.where(flip, tf.reverse(x, axis=[2]), x)
     mask = tf.where(flip, tf.reverse(targets["mask"], axis=[2]), targets["mask"])
+    # Serving also reads each photo zoomed onto its garment (served_model): show the network
+    # such views, from the true map. The map is not zoomed with them, so none is learned there.
+    zoom = tf.random.uniform((n,)) < ZOOM_SHARE
+    x = tf.where(zoom[:, None, None, None], zoom_to_garment(x, mask), x)
+    weights = {**weights, "mask": tf.where(zoom[:, None, None], 0.0, weights["mask"])}
     # Light and colour vary more than any renderer's: a random colour mix (cast and hue), then
     # saturation, contrast and brightness, each drawn per image.
     mix = tf.eye(3, batch_shape=[n]) + tf.random.normal((n, 3, 3), stddev=0.06)
@@ -213,10 +224,83 @@ def fit(
     return summary
 
 
+def zoom_to_garment(image: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """The images (b, side, side, 3) resampled onto the box of their garment maps (b, m, m, 1).
+
+    The box holds every cell of at least 0.5 (``inference.GARMENT_PIXEL``), widened about its
+    centre so the garment fills ``ZOOM_FILL`` of the larger side (the photo's squash kept), and
+    moved inside the frame; no such cell, or a box as large as the frame: the image as it is.
+    Bilinear sampling by two matrices, so LiteRT needs only its built-in operators.
+    """
+    side, cells = image.shape[1], mask.shape[1]
+    on = tf.cast(mask[..., 0] >= 0.5, tf.float32)  # (b, m, m)
+    rows, cols = tf.reduce_max(on, axis=2), tf.reduce_max(on, axis=1)  # (b, m)
+    found = tf.reduce_max(rows, axis=1) > 0  # (b,)
+
+    def extent(line: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        first = tf.cast(tf.argmax(line, axis=1), tf.float32)
+        last = cells - 1 - tf.cast(tf.argmax(tf.reverse(line, axis=[1]), axis=1), tf.float32)
+        return first * side / cells, (last + 1) * side / cells
+
+    top, bottom = extent(rows)
+    left, right = extent(cols)
+    scale = tf.maximum((bottom - top) / ZOOM_FILL, (right - left) / ZOOM_FILL) / side
+    scale = tf.where(found, tf.clip_by_value(scale, 0.3, 1.0), tf.ones_like(scale))
+    extent_px = scale * side  # (b,) the crop's side, in pixels of the image
+
+    def start(low: tf.Tensor, high: tf.Tensor) -> tf.Tensor:
+        return tf.clip_by_value((low + high - extent_px) / 2, 0.0, side - extent_px)
+
+    ys = _sampling(start(top, bottom), extent_px, side)  # (b, side, side)
+    xs = _sampling(start(left, right), extent_px, side)
+    # out[b, i, j, c] = sum_k,l ys[b, i, k] image[b, k, l, c] xs[b, j, l]
+    channels_first = tf.transpose(image, [0, 3, 1, 2])  # (b, 3, side, side)
+    rows_done = tf.matmul(ys[:, None], channels_first)
+    both = tf.matmul(rows_done, xs[:, None], transpose_b=True)
+    return tf.transpose(both, [0, 2, 3, 1])
+
+
+class _GarmentZoom(layers.Layer):
+    def call(self, image: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+        return zoom_to_garment(image, mask)
+
+
+def _sampling(start: tf.Tensor, extent: tf.Tensor, side: int) -> tf.Tensor:
+    """(b, side, side) weights: output pixel i samples start + (i + 0.5) * extent / side - 0.5
+    of the input bilinearly, clamped at the edges."""
+    centres = tf.range(side, dtype=tf.float32) + 0.5
+    position = start[:, None] + centres[None, :] * (extent / side)[:, None] - 0.5  # (b, side)
+    position = tf.clip_by_value(position, 0.0, side - 1.0)
+    pixels = tf.range(side, dtype=tf.float32)
+    return tf.nn.relu(1.0 - tf.abs(position[:, :, None] - pixels[None, None, :]))
+
+
+class _Mirror(layers.Layer):
+    def call(self, image: tf.Tensor) -> tf.Tensor:
+        return tf.reverse(image, axis=[2])
+
+
+def served_model(model: keras.Model) -> keras.Model:
+    """The graph serving runs: the trained network on four views of the photo, the class
+    probabilities averaged; the garment map is that of the photo as it is.
+
+    The views are the photo, its mirror image, and both zoomed onto the garment the first look
+    found (``_GarmentZoom``): a garment that fills a third of the frame is read again at twice
+    the pixels. All of it is in the model file, so the browser runs the same four looks.
+    """
+    image = keras.Input(shape=INPUT_SHAPE, name="image")
+    first = model(image)
+    zoomed = _GarmentZoom()(image, first["mask"])
+    looks = [first["category"]] + [model(view)["category"] for view in (_Mirror()(image), zoomed, _Mirror()(zoomed))]
+    category = layers.Average(name="category")(looks)
+    return keras.Model(image, {"category": category, "mask": first["mask"]}, name=model.name)
+
+
 def export(model: keras.Model, out: Path) -> None:
     """The served model (quantised) and its float twin, for the report's comparison."""
-    (out / "model.tflite").write_bytes(to_tflite(model, quantize=True))
-    (out / "model-float.tflite").write_bytes(to_tflite(model, quantize=False))
+    served = served_model(model)
+    (out / "model.tflite").write_bytes(to_tflite(served, quantize=True))
+    (out / "model-float.tflite").write_bytes(to_tflite(served, quantize=False))
 
 
 def to_tflite(model: keras.Model, quantize: bool) -> bytes:

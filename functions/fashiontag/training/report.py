@@ -303,7 +303,10 @@ a 16x16 map of where the garment is (used for the attribute crop and the colours
 (`fashiontag.training.category.make_model`) reads the whole photo reduced to
 {images.MODEL_SIDE}x{images.MODEL_SIDE} colour pixels: serving and the browser only decode,
 orient and resize (`fashiontag.images.model_input`); finding the garment on its backdrop is
-learned. Served as a dynamic-range quantised `.tflite` under LiteRT.
+learned. Served as a dynamic-range quantised `.tflite` under LiteRT; the served file runs the
+network on four looks at each photo (as it is, mirrored, zoomed onto the garment its map
+found, and that zoom mirrored) and averages them (`served_model`, docs/decisions/0020); every
+figure below is the served file's.
 
 ## Figures (Fashion-MNIST test garments, read once after training)
 
