@@ -3,7 +3,8 @@
 ``handle_message`` is what notify calls for each Pub/Sub message on product-events,
 model-events and message-events. Delivery is at least once, also concurrently, so every write
 is a ``create()`` of a document whose id derives from (event id, recipient): the first delivery
-creates it, every other one finds it there (AlreadyExists) and counts that as done. A message
+creates it (all of an event's in one commit), every other one finds it there (AlreadyExists)
+and counts that as done. A message
 that can never be handled (not JSON, no type, missing fields) is logged and acknowledged;
 Firestore errors propagate, so Pub/Sub delivers the message again.
 
@@ -73,11 +74,11 @@ def handle_message(data: Any) -> Outcome:
             if notices.batch_complete(state):
                 # Also when unchanged: the delivery that completed it may have died before pushing.
                 pushed += pushes.push(nid, notices.batch_notice(notice.to, state))
-            continue
-        nid = contract.notification_id(event.event_id, notice.to)
-        (created if _create_notification(nid, event, notice) else existing).append(nid)
+    plain = {contract.notification_id(event.event_id, n.to): n for n in wanted if n.batch is None}
+    for nid, was_created in _create_notifications(event, plain).items():
+        (created if was_created else existing).append(nid)
         # Also after AlreadyExists: the delivery that created it may have died before pushing.
-        pushed += pushes.push(nid, notice)
+        pushed += pushes.push(nid, plain[nid])
     log.info(
         "notify: %s %s -> %d new, %d updated, %d already there, %d pushes",
         event.type,
@@ -98,9 +99,35 @@ def _product(event: Event) -> dict[str, Any] | None:
     return snap.to_dict() if snap.exists else None
 
 
-def _create_notification(nid: str, event: Event, notice: Notice) -> bool:
-    """True when this delivery created it; False when an earlier one had."""
-    doc = {
+def _create_notifications(event: Event, wanted: dict[str, Notice]) -> dict[str, bool]:
+    """Create each notification of ``wanted`` (by id); True for those this delivery created.
+
+    A first delivery creates them all in one commit; when any exists already (a redelivery,
+    which fails that commit as a whole), each is created on its own.
+    """
+    client = clients.firestore_client()
+    if len(wanted) > 1:
+        batch = client.batch()
+        for nid, notice in wanted.items():
+            batch.create(client.collection(NOTIFICATIONS).document(nid), _notification(event, notice))
+        try:
+            batch.commit()
+        except gexc.AlreadyExists:
+            pass
+        else:
+            return dict.fromkeys(wanted, True)
+    result = {}
+    for nid, notice in wanted.items():
+        try:
+            client.collection(NOTIFICATIONS).document(nid).create(_notification(event, notice))
+            result[nid] = True
+        except gexc.AlreadyExists:
+            result[nid] = False
+    return result
+
+
+def _notification(event: Event, notice: Notice) -> dict[str, Any]:
+    return {
         "to": notice.to,
         "kind": notice.kind,
         "title": notice.title,
@@ -110,11 +137,6 @@ def _create_notification(nid: str, event: Event, notice: Notice) -> bool:
         "created_at": firestore.SERVER_TIMESTAMP,
         "event_id": event.event_id,
     }
-    try:
-        clients.firestore_client().collection(NOTIFICATIONS).document(nid).create(doc)
-    except gexc.AlreadyExists:
-        return False
-    return True
 
 
 def _fold_into_batch(to: str, entry: notices.BatchEntry) -> tuple[str, str, dict[str, Any]]:

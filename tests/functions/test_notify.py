@@ -207,6 +207,19 @@ def test_five_deliveries_one_after_another_give_one_notification_each(app, selle
     assert set(_by_recipient(product_id=event["product_id"])) == {seller, MANAGERS}
 
 
+def test_a_redelivery_after_one_of_two_notifications_was_written_writes_the_other(app, seller) -> None:
+    # The first delivery writes both in one commit; one left from an earlier, interrupted
+    # delivery fails that commit as a whole, and each is then created on its own.
+    event = _classified(seller)
+    ref = clients.firestore_client().collection(NOTIFICATIONS).document(notification_id(event["event_id"], seller))
+    ref.create({"to": seller, "kind": "product.classified", "body": "from before", "product_id": event["product_id"]})
+    assert _deliver(app, event) == 200
+    found = _by_recipient(product_id=event["product_id"])
+    assert set(found) == {seller, MANAGERS}
+    assert found[seller]["body"] == "from before"  # kept, not written twice
+    assert "needs review" in found[MANAGERS]["body"]
+
+
 def test_five_concurrent_deliveries_give_one_notification_and_one_push_each(app, seller) -> None:
     factories.user(seller, "seller", ["seller-phone"])
     factories.user(f"m-{seller}", "manager", ["manager-phone"])

@@ -32,11 +32,12 @@ SOURCE = Path(__file__).resolve().parents[2] / "functions" / "on_upload" / "main
 CLASSIFIED = {"firestore.Commit": 2, "pubsub.Publish": 1, "storage.GET": 1, "storage.POST": 2}
 # A rejected file: the same two writes and one event; its upload gets a customTime (expiry) instead.
 # An upload for review, end to end: on_upload as above; notify writes two notifications (the
-# seller's, the managers' shared one) and looks up where to push them (the seller's user record,
-# the managers by role: here nobody has a device, so no push); retrain sees no label and stops.
+# seller's, the managers' shared one) in one commit and looks up where to push them (the
+# seller's user record, the managers by role: here nobody has a device, so no push); retrain
+# sees no label and stops.
 CHAIN = {
     "on_upload": CLASSIFIED,
-    "notify": {"firestore.BatchGetDocuments": 1, "firestore.RunQuery": 1, "firestore.Commit": 2},
+    "notify": {"firestore.BatchGetDocuments": 1, "firestore.RunQuery": 1, "firestore.Commit": 1},
     "retrain": {},
 }
 REJECTED = {"firestore.Commit": 2, "pubsub.Publish": 1, "storage.GET": 1, "storage.PATCH": 1}
