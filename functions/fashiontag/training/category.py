@@ -38,8 +38,6 @@ MASK_SIDE = render_pool.MASK_SIDE
 # The served graph also reads the photo zoomed onto the garment it found, so that the garment
 # fills this share of the frame's larger side (training draws 35-85%), unless it already does.
 ZOOM_FILL = 0.6
-# The share of training photos seen zoomed so.
-ZOOM_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -118,11 +116,6 @@ def _augment(x: tf.Tensor, targets: dict[str, tf.Tensor], weights: dict[str, tf.
     flip = tf.random.uniform((n, 1, 1, 1)) < 0.5
     x = tf.where(flip, tf.reverse(x, axis=[2]), x)
     mask = tf.where(flip, tf.reverse(targets["mask"], axis=[2]), targets["mask"])
-    # Serving also reads each photo zoomed onto its garment (served_model): show the network
-    # such views, from the true map. The map is not zoomed with them, so none is learned there.
-    zoom = tf.random.uniform((n,)) < ZOOM_SHARE
-    x = tf.where(zoom[:, None, None, None], zoom_to_garment(x, mask), x)
-    weights = {**weights, "mask": tf.where(zoom[:, None, None], 0.0, weights["mask"])}
     # Light and colour vary more than any renderer's: a random colour mix (cast and hue), then
     # saturation, contrast and brightness, each drawn per image.
     mix = tf.eye(3, batch_shape=[n]) + tf.random.normal((n, 3, 3), stddev=0.06)
