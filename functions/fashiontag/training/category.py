@@ -278,8 +278,9 @@ def served_model(model: keras.Model) -> keras.Model:
     probabilities averaged; the garment map is that of the photo as it is.
 
     The views are the photo, its mirror image, and both zoomed onto the garment the first look
-    found (``_GarmentZoom``): a garment that fills a third of the frame is read again at twice
-    the pixels. All of it is in the model file, so the browser runs the same four looks.
+    found (``zoom_to_garment``): a small garment on a busy backdrop is read again at the scale
+    training drew most (upsampled from the 64x64 input: no new detail, but a framing the network
+    knows). All of it is in the model file, so the browser runs the same four looks.
     """
     image = keras.Input(shape=INPUT_SHAPE, name="image")
     first = model(image)
