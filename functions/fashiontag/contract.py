@@ -124,19 +124,20 @@ def notification_id(event_id: str, recipient: str) -> str:
     return derived_id(event_id, recipient)
 
 
-# --- model versions --------------------------------------------------------------------------
-
-_RUNS = re.compile(r"\d+|\D+")
-# A version names a folder and a Firestore document: nothing that could climb out of either.
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 def valid_id(value: object) -> TypeGuard[str]:
     """Whether ``value`` is a plain id (a uid, a product or notification id): letters, digits,
-    '-' and '_', at most 128; nothing a Firestore path or a map key could read otherwise."""
+    '-' and '_', at most 128 (Firebase's limit for uids); nothing a Firestore path, a folder
+    name or a map key could read otherwise."""
     return isinstance(value, str) and _PLAIN_ID.fullmatch(value) is not None
 
 
+# --- model versions --------------------------------------------------------------------------
+
+_RUNS = re.compile(r"\d+|\D+")
+# A version names a folder and a Firestore document: nothing that could climb out of either.
 _VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 

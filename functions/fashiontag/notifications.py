@@ -4,9 +4,9 @@
 model-events and message-events. Delivery is at least once, also concurrently, so every write
 is a ``create()`` of a document whose id derives from (event id, recipient): the first delivery
 creates it (all of an event's in one commit), every other one finds it there (AlreadyExists)
-and counts that as done. A message
-that can never be handled (not JSON, no type, missing fields) is logged and acknowledged;
-Firestore errors propagate, so Pub/Sub delivers the message again.
+and counts that as done. A message that can never be handled (not JSON, no type, missing
+fields) is logged and acknowledged; Firestore errors propagate, so Pub/Sub delivers the message
+again.
 
 A seller's notice of a photo from a batch of several (``Notice.batch``) is folded instead into
 the batch's one notification, ``notifications/{contract.batch_notification_id(batch, seller)}``,

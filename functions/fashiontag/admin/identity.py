@@ -30,7 +30,6 @@ from fashiontag.contract import ROLES, USERS
 CLOCK_SKEW_S = 5
 _MAX_TOKEN_CHARS = 8192
 _JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
-# Firebase uids are at most 128 characters; ours become folder names, so no slashes or dots.
 
 
 @dataclass(frozen=True)
